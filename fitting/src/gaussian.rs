@@ -2,6 +2,7 @@
 //! reference daemon fits beam profiles (same start point, bounds and
 //! evaluation budget as its `curve_fit` call).
 
+use crate::lanes::{exp_lanes, LANES};
 use crate::lsq::{self, Bounds, Model, SolveOptions};
 use crate::quality::{standard_errors, FitQuality};
 use crate::samples::{check_not_flat, check_xy};
@@ -32,21 +33,50 @@ impl GaussianModel {
     }
 }
 
+impl GaussianModel {
+    /// `1/w²` and `d(w)/ds / w³`, the per-pass constants of the gradient.
+    fn width_terms(s: f64) -> (f64, f64) {
+        let width = Self::width(s);
+        let inv_var = 1.0 / (width * width);
+        // d/ds of max(|s|, 1e-9): sign(s) above the floor, 0 on it.
+        let dwidth = if s.abs() > 1e-9 { s.signum() } else { 0.0 };
+        (inv_var, inv_var / width * dwidth)
+    }
+}
+
 impl Model<4> for GaussianModel {
     fn value_and_gradient(&self, x: f64, p: &[f64; 4], grad: &mut [f64; 4]) -> f64 {
         let [a, m, s, o] = *p;
-        let width = Self::width(s);
+        let (inv_var, ds) = Self::width_terms(s);
         let d = x - m;
-        let inv_var = 1.0 / (width * width);
         let e = (-(d * d) * 0.5 * inv_var).exp();
         let ae = a * e;
         grad[0] = e;
         grad[1] = ae * d * inv_var;
-        // d/ds of max(|s|, 1e-9): sign(s) above the floor, 0 on it.
-        let dwidth = if s.abs() > 1e-9 { s.signum() } else { 0.0 };
-        grad[2] = ae * d * d * inv_var / width * dwidth;
+        grad[2] = ae * d * d * ds;
         grad[3] = 1.0;
         ae + o
+    }
+
+    #[inline(always)]
+    fn value_and_gradient_lanes(
+        &self,
+        x: &[f64; LANES],
+        p: &[f64; 4],
+        grad: &mut [[f64; LANES]; 4],
+    ) -> [f64; LANES] {
+        let [a, m, s, o] = *p;
+        let (inv_var, ds) = Self::width_terms(s);
+        let d: [f64; LANES] = std::array::from_fn(|l| x[l] - m);
+        let e = exp_lanes(&std::array::from_fn(|l| -(d[l] * d[l]) * 0.5 * inv_var));
+        std::array::from_fn(|l| {
+            let ae = a * e[l];
+            grad[0][l] = e[l];
+            grad[1][l] = ae * d[l] * inv_var;
+            grad[2][l] = ae * d[l] * d[l] * ds;
+            grad[3][l] = 1.0;
+            ae + o
+        })
     }
 }
 
@@ -137,19 +167,21 @@ impl GaussianFit {
     }
 }
 
-/// The reference's start point: `[max-min, x at argmax, range/6 or 1, min]`.
+/// The reference's start point: `[max-min, x at argmax, range/6 or 1, min]`
+/// (argmax: the first of equal maxima, as numpy's), in one pass.
 pub fn initial_guess(x: &[f64], y: &[f64]) -> Result<GaussianParams, FitError> {
     check_xy(x, y, 1)?;
     let (mut argmax, mut ymax, mut ymin) = (0, y[0], y[0]);
-    for (i, &v) in y.iter().enumerate() {
-        if v > ymax {
-            ymax = v;
+    let (mut xmin, mut xmax) = (x[0], x[0]);
+    for (i, (&xi, &yi)) in x.iter().zip(y).enumerate() {
+        if yi > ymax {
+            ymax = yi;
             argmax = i;
         }
-        ymin = ymin.min(v);
+        ymin = if yi < ymin { yi } else { ymin };
+        xmin = if xi < xmin { xi } else { xmin };
+        xmax = if xi > xmax { xi } else { xmax };
     }
-    let xmin = x.iter().cloned().fold(f64::INFINITY, f64::min);
-    let xmax = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let width = (xmax - xmin) / 6.0;
     Ok(GaussianParams {
         amplitude: ymax - ymin,

@@ -11,6 +11,7 @@ mod erfc;
 mod error;
 mod gaussian;
 mod kmeans;
+mod lanes;
 mod lsq;
 mod numpy_sum;
 mod profile;
@@ -26,7 +27,7 @@ pub use erfc::{
 pub use error::FitError;
 pub use gaussian::{
     fit_gaussian, gaussian, initial_guess, GaussianErrors, GaussianFit, GaussianParams,
-    CURVE_POINTS, FWHM_PER_SIGMA, MIN_POINTS,
+    CURVE_POINTS, FWHM_PER_SIGMA, MAX_EVALUATIONS, MIN_POINTS,
 };
 pub use kmeans::{separate_signal_noise, KMeansConfig};
 pub use numpy_sum::{mean, pairwise_sum};

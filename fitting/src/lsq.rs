@@ -15,14 +15,35 @@
 //! the bounds. Like scipy's trust-region-reflective method, every evaluated
 //! point is feasible.
 
+use crate::lanes::LANES;
 use levenberg_marquardt::{LeastSquaresProblem, LevenbergMarquardt, TerminationReason};
+use multiversion::multiversion;
 use nalgebra::storage::Owned;
 use nalgebra::{DMatrix, DVector, Dyn, SymmetricEigen};
 
 /// A model `f(x; p)` with `P` parameters and its analytic gradient.
-pub(crate) trait Model<const P: usize> {
+pub(crate) trait Model<const P: usize>: Sync {
     /// Value and partial derivatives with respect to each parameter.
     fn value_and_gradient(&self, x: f64, p: &[f64; P], grad: &mut [f64; P]) -> f64;
+
+    /// The same for `LANES` points at once (`grad[k][lane]`); models with a
+    /// costly inner function override it with a vectorisable version.
+    #[inline(always)]
+    fn value_and_gradient_lanes(
+        &self,
+        x: &[f64; LANES],
+        p: &[f64; P],
+        grad: &mut [[f64; LANES]; P],
+    ) -> [f64; LANES] {
+        let mut single = [0.0; P];
+        std::array::from_fn(|lane| {
+            let value = self.value_and_gradient(x[lane], p, &mut single);
+            for (g, s) in grad.iter_mut().zip(&single) {
+                g[lane] = *s;
+            }
+            value
+        })
+    }
 }
 
 /// Lower and upper bound of each parameter (infinite for none).
@@ -145,36 +166,50 @@ pub(crate) struct Solution<const P: usize> {
 }
 
 /// One pass over the data: `JᵀJ`, `Jᵀr` and `rᵀr` at `p`.
+#[derive(Clone)]
 struct NormalEquations<const P: usize> {
     jtj: [[f64; P]; P],
     jtr: [f64; P],
     rtr: f64,
 }
 
+#[derive(Clone)]
+struct Cached<const P: usize> {
+    internal: [f64; P],
+    normal: NormalEquations<P>,
+}
+
 impl<const P: usize> NormalEquations<P> {
+    /// One pass over the data. Large inputs are cut into two fixed halves
+    /// summed on two threads; the cut does not depend on the machine, so
+    /// neither do the rounding and the results.
     fn accumulate<M: Model<P>>(model: &M, x: &[f64], y: &[f64], p: &[f64; P]) -> Self {
-        let mut jtj = [[0.0; P]; P];
-        let mut jtr = [0.0; P];
-        let mut rtr = 0.0;
-        let mut grad = [0.0; P];
-        for (&xi, &yi) in x.iter().zip(y) {
-            let r = model.value_and_gradient(xi, p, &mut grad) - yi;
-            rtr += r * r;
-            for a in 0..P {
-                jtr[a] += grad[a] * r;
-                for b in 0..=a {
-                    jtj[a][b] += grad[a] * grad[b];
-                }
+        if x.len() < PARALLEL_MIN_POINTS {
+            return accumulate_normal_equations(model, x, y, p);
+        }
+        let half = x.len() / 2 / BLOCK * BLOCK;
+        let (first, second) = std::thread::scope(|scope| {
+            let worker =
+                scope.spawn(|| accumulate_normal_equations(model, &x[half..], &y[half..], p));
+            let first = accumulate_normal_equations(model, &x[..half], &y[..half], p);
+            // A panic in the worker is a bug in this crate; re-raise it here.
+            let second = worker
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (first, second)
+        });
+        first.plus(&second)
+    }
+
+    fn plus(mut self, other: &Self) -> Self {
+        self.rtr += other.rtr;
+        for a in 0..P {
+            self.jtr[a] += other.jtr[a];
+            for b in 0..P {
+                self.jtj[a][b] += other.jtj[a][b];
             }
         }
-        // Only the lower triangle was summed; mirror it.
-        for a in 1..P {
-            let (upper, lower) = jtj.split_at_mut(a);
-            for (b, row) in upper.iter_mut().enumerate() {
-                row[a] = lower[0][b];
-            }
-        }
-        Self { jtj, jtr, rtr }
+        self
     }
 
     /// The same equations in internal coordinates: `J_u = J_p · diag(dp/du)`.
@@ -210,6 +245,103 @@ impl<const P: usize> NormalEquations<P> {
     }
 }
 
+/// From this many points on, a pass runs on two threads (the spawn costs
+/// about as much as 5 000 points).
+const PARALLEL_MIN_POINTS: usize = 1 << 15;
+
+/// Points per block: values and gradients of a block are computed first
+/// into buffers that stay in L1 cache, then each sum is formed in its own
+/// tight loop, so that its accumulator stays in a register.
+const BLOCK: usize = 64;
+
+/// Independent partial sums per dot product: enough to hide the latency of
+/// floating-point addition (one chain would stall on every add).
+const CHAINS: usize = 4;
+
+/// `acc[chain][lane] += Σ u·v` over a block.
+#[inline(always)]
+fn add_dot(acc: &mut [[f64; LANES]; CHAINS], u: &[f64; BLOCK], v: &[f64; BLOCK]) {
+    let mut local = *acc;
+    for (uc, vc) in u
+        .chunks_exact(LANES * CHAINS)
+        .zip(v.chunks_exact(LANES * CHAINS))
+    {
+        for (c, chain) in local.iter_mut().enumerate() {
+            for l in 0..LANES {
+                chain[l] += uc[c * LANES + l] * vc[c * LANES + l];
+            }
+        }
+    }
+    *acc = local;
+}
+
+/// One pass over the data, blockwise with one partial sum per lane (summed
+/// in a fixed order at the end), compiled for AVX2+FMA as well as the
+/// baseline and chosen at run time.
+#[multiversion(targets("x86_64+avx2+fma"))]
+#[allow(clippy::needless_range_loop)] // lane-indexed arrays, kept in step for vectorisation
+fn accumulate_normal_equations<M: Model<P>, const P: usize>(
+    model: &M,
+    x: &[f64],
+    y: &[f64],
+    p: &[f64; P],
+) -> NormalEquations<P> {
+    let mut jtj = [[[[0.0; LANES]; CHAINS]; P]; P];
+    let mut jtr = [[[0.0; LANES]; CHAINS]; P];
+    let mut rtr = [[0.0; LANES]; CHAINS];
+    let mut grad = [[0.0; BLOCK]; P];
+    let mut res = [0.0; BLOCK];
+    let mut lane_grad = [[0.0; LANES]; P];
+    let full = x.len() - x.len() % BLOCK;
+    for (xb, yb) in x[..full]
+        .chunks_exact(BLOCK)
+        .zip(y[..full].chunks_exact(BLOCK))
+    {
+        for c in 0..BLOCK / LANES {
+            let at = c * LANES;
+            let xs: [f64; LANES] = std::array::from_fn(|l| xb[at + l]);
+            let value = model.value_and_gradient_lanes(&xs, p, &mut lane_grad);
+            for l in 0..LANES {
+                res[at + l] = value[l] - yb[at + l];
+            }
+            for a in 0..P {
+                grad[a][at..at + LANES].copy_from_slice(&lane_grad[a]);
+            }
+        }
+        add_dot(&mut rtr, &res, &res);
+        for a in 0..P {
+            add_dot(&mut jtr[a], &grad[a], &res);
+            for b in 0..=a {
+                add_dot(&mut jtj[a][b], &grad[a], &grad[b]);
+            }
+        }
+    }
+    let mut single = [0.0; P];
+    for (&xi, &yi) in x[full..].iter().zip(&y[full..]) {
+        let r = model.value_and_gradient(xi, p, &mut single) - yi;
+        rtr[0][0] += r * r;
+        for a in 0..P {
+            jtr[a][0][0] += single[a] * r;
+            for b in 0..=a {
+                jtj[a][b][0][0] += single[a] * single[b];
+            }
+        }
+    }
+    let total = |parts: &[[f64; LANES]; CHAINS]| parts.iter().flatten().sum::<f64>();
+    let mut out = NormalEquations {
+        jtj: [[0.0; P]; P],
+        jtr: std::array::from_fn(|a| total(&jtr[a])),
+        rtr: total(&rtr),
+    };
+    for a in 0..P {
+        for b in 0..=a {
+            out.jtj[a][b] = total(&jtj[a][b]);
+            out.jtj[b][a] = out.jtj[a][b];
+        }
+    }
+    out
+}
+
 /// The compressed stand-in for the full problem, in internal coordinates.
 struct CompressedProblem<'a, M, const P: usize> {
     model: &'a M,
@@ -219,6 +351,10 @@ struct CompressedProblem<'a, M, const P: usize> {
     internal: [f64; P],
     /// `r'` and `J'` at `internal`, or `None` after a non-finite evaluation.
     compressed: Option<(DVector<f64>, DMatrix<f64>)>,
+    /// The last two points evaluated (external sums): the crate returns to
+    /// the accepted point after a rejected step, and the caller needs the
+    /// final point's sums for the covariance; neither needs a new pass.
+    recent: [Option<Cached<P>>; 2],
 }
 
 impl<'a, M: Model<P>, const P: usize> CompressedProblem<'a, M, P> {
@@ -233,8 +369,28 @@ impl<'a, M: Model<P>, const P: usize> CompressedProblem<'a, M, P> {
 
     fn evaluate(&mut self) {
         let (params, slope) = self.external();
-        let normal = NormalEquations::accumulate(self.model, self.x, self.y, &params).chain(&slope);
+        let normal = self.sums_at(&params);
+        let normal = normal.chain(&slope);
         self.compressed = normal.is_finite().then(|| compress(&normal));
+    }
+
+    /// External sums at the current point, from the cache when possible.
+    fn sums_at(&mut self, params: &[f64; P]) -> NormalEquations<P> {
+        let hit = self
+            .recent
+            .iter()
+            .flatten()
+            .find(|c| c.internal == self.internal);
+        if let Some(cached) = hit {
+            return cached.normal.clone();
+        }
+        let normal = NormalEquations::accumulate(self.model, self.x, self.y, params);
+        self.recent.swap(0, 1);
+        self.recent[0] = Some(Cached {
+            internal: self.internal,
+            normal: normal.clone(),
+        });
+        normal
     }
 }
 
@@ -307,6 +463,8 @@ fn converged(reason: &TerminationReason) -> bool {
 /// One run of the crate from `start` with the given transforms.
 struct Run<const P: usize> {
     params: [f64; P],
+    /// Sums at `params`.
+    normal: NormalEquations<P>,
     evaluations: usize,
     termination: TerminationReason,
 }
@@ -326,6 +484,7 @@ fn run<M: Model<P>, const P: usize>(
         transforms,
         internal: std::array::from_fn(|i| transforms[i].internal(start[i])),
         compressed: None,
+        recent: [None, None],
     };
     problem.evaluate();
     // The crate's budget is `patience * (n + 1)` evaluations.
@@ -338,24 +497,18 @@ fn run<M: Model<P>, const P: usize>(
     if let TerminationReason::User(_) | TerminationReason::Numerical(_) = report.termination {
         return Err(format!("{:?}", report.termination));
     }
+    let mut problem = problem;
     let (params, _) = problem.external();
     if params.iter().any(|v| !v.is_finite()) {
         return Err("a parameter became non-finite".to_string());
     }
+    let normal = problem.sums_at(&params);
     Ok(Run {
         params,
+        normal,
         evaluations: report.number_of_evaluations,
         termination: report.termination,
     })
-}
-
-fn sum_of_squares<M: Model<P>, const P: usize>(
-    model: &M,
-    x: &[f64],
-    y: &[f64],
-    p: &[f64; P],
-) -> f64 {
-    NormalEquations::accumulate(model, x, y, p).rtr
 }
 
 /// Minimises `Σ (f(xᵢ; p) - yᵢ)²` from `start` within `bounds`.
@@ -394,13 +547,11 @@ pub(crate) fn solve<M: Model<P>, const P: usize>(
         }
         let polished = run(model, x, y, from, transforms, remaining)?;
         evaluations += polished.evaluations;
-        if sum_of_squares(model, x, y, &polished.params)
-            <= sum_of_squares(model, x, y, &best.params)
-        {
+        if polished.normal.rtr <= best.normal.rtr {
             best = polished;
         }
     }
-    let normal = NormalEquations::accumulate(model, x, y, &best.params);
+    let normal = best.normal;
     if !normal.rtr.is_finite() {
         return Err("the residuals at the solution are not finite".to_string());
     }

@@ -33,6 +33,13 @@ impl Model<4> for ErfcModel {
         grad[3] = 1.0;
         a * e + d
     }
+
+    /// `erfc(-z) = 2 - erfc(z)`, so `(a, b, c, d)` and `(-a, b, -c, d + 2a)`
+    /// are the same curve; haniwers' thresholds `b + k·c` need `c > 0`.
+    fn canonical(&self, p: &[f64; 4]) -> Option<[f64; 4]> {
+        let [a, b, c, d] = *p;
+        (c < 0.0).then(|| [-a, b, -c, d + 2.0 * a])
+    }
 }
 
 /// `a·erfc((x-b)/c) + d`.
@@ -132,6 +139,25 @@ mod tests {
         assert!((p.a - 0.4).abs() < 1e-8, "{p:?}");
         assert!((p.b - 296.0).abs() < 1e-6, "{p:?}");
         assert!((p.c - 8.0).abs() < 1e-6, "{p:?}");
+        assert_eq!(fit.thresholds, [296, 304, 320, 336]);
+    }
+
+    #[test]
+    fn a_negative_width_is_reported_in_canonical_form() {
+        let x: Vec<f64> = (250..=350).step_by(2).map(f64::from).collect();
+        // The mirrored form of (0.4, 296, 8, 0.01), as the start point.
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&v| erfc_model(v, -0.4, 296.0, -8.0, 0.81))
+            .collect();
+        let fit = fit_erfc(&x, &y, Some([-0.3, 295.0, -7.0, 0.8])).unwrap();
+        let p = fit.params;
+        assert!(p.c > 0.0, "{p:?}");
+        assert!(
+            (p.a - 0.4).abs() < 1e-8 && (p.c - 8.0).abs() < 1e-6,
+            "{p:?}"
+        );
+        assert!((p.d - 0.01).abs() < 1e-8, "{p:?}");
         assert_eq!(fit.thresholds, [296, 304, 320, 336]);
     }
 

@@ -26,6 +26,12 @@ pub(crate) trait Model<const P: usize>: Sync {
     /// Value and partial derivatives with respect to each parameter.
     fn value_and_gradient(&self, x: f64, p: &[f64; P], grad: &mut [f64; P]) -> f64;
 
+    /// The same curve written canonically, if `p` is not (e.g. a width that
+    /// only matters up to sign); the solver reports the canonical form.
+    fn canonical(&self, _p: &[f64; P]) -> Option<[f64; P]> {
+        None
+    }
+
     /// The same for `LANES` points at once (`grad[k][lane]`); models with a
     /// costly inner function override it with a vectorisable version.
     #[inline(always)]
@@ -292,11 +298,21 @@ fn accumulate_normal_equations<M: Model<P>, const P: usize>(
     let mut grad = [[0.0; BLOCK]; P];
     let mut res = [0.0; BLOCK];
     let mut lane_grad = [[0.0; LANES]; P];
-    let full = x.len() - x.len() % BLOCK;
-    for (xb, yb) in x[..full]
-        .chunks_exact(BLOCK)
-        .zip(y[..full].chunks_exact(BLOCK))
-    {
+    let mut padded_x = [0.0; BLOCK];
+    let mut padded_y = [0.0; BLOCK];
+    for start in (0..x.len()).step_by(BLOCK) {
+        let used = BLOCK.min(x.len() - start);
+        // A short last block is padded by repeating its last point; the
+        // padding's residuals and gradients are zeroed below.
+        let (xb, yb): (&[f64], &[f64]) = if used == BLOCK {
+            (&x[start..start + BLOCK], &y[start..start + BLOCK])
+        } else {
+            padded_x[..used].copy_from_slice(&x[start..]);
+            padded_y[..used].copy_from_slice(&y[start..]);
+            padded_x[used..].fill(x[x.len() - 1]);
+            padded_y[used..].fill(y[y.len() - 1]);
+            (&padded_x, &padded_y)
+        };
         for c in 0..BLOCK / LANES {
             let at = c * LANES;
             let xs: [f64; LANES] = std::array::from_fn(|l| xb[at + l]);
@@ -308,22 +324,17 @@ fn accumulate_normal_equations<M: Model<P>, const P: usize>(
                 grad[a][at..at + LANES].copy_from_slice(&lane_grad[a]);
             }
         }
+        if used < BLOCK {
+            res[used..].fill(0.0);
+            for g in grad.iter_mut() {
+                g[used..].fill(0.0);
+            }
+        }
         add_dot(&mut rtr, &res, &res);
         for a in 0..P {
             add_dot(&mut jtr[a], &grad[a], &res);
             for b in 0..=a {
                 add_dot(&mut jtj[a][b], &grad[a], &grad[b]);
-            }
-        }
-    }
-    let mut single = [0.0; P];
-    for (&xi, &yi) in x[full..].iter().zip(&y[full..]) {
-        let r = model.value_and_gradient(xi, p, &mut single) - yi;
-        rtr[0][0] += r * r;
-        for a in 0..P {
-            jtr[a][0][0] += single[a] * r;
-            for b in 0..=a {
-                jtj[a][b][0][0] += single[a] * single[b];
             }
         }
     }
@@ -551,12 +562,18 @@ pub(crate) fn solve<M: Model<P>, const P: usize>(
             best = polished;
         }
     }
-    let normal = best.normal;
+    let (params, normal) = match model.canonical(&best.params) {
+        Some(canonical) => (
+            canonical,
+            NormalEquations::accumulate(model, x, y, &canonical),
+        ),
+        None => (best.params, best.normal),
+    };
     if !normal.rtr.is_finite() {
         return Err("the residuals at the solution are not finite".to_string());
     }
     Ok(Solution {
-        params: best.params,
+        params,
         ssr: normal.rtr,
         evaluations,
         converged: converged(&best.termination),

@@ -5,7 +5,10 @@ use crate::FitError;
 /// Checks one series for NaN or infinity.
 pub fn check_finite(which: &'static str, values: &[f64]) -> Result<(), FitError> {
     // A branch-free scan first (it vectorises); find the culprit only on failure.
-    if values.iter().fold(true, |ok, v| ok & v.is_finite()) {
+    let all_finite = values
+        .chunks(64)
+        .all(|chunk| chunk.iter().fold(true, |ok, v| ok & v.is_finite()));
+    if all_finite {
         return Ok(());
     }
     match values.iter().position(|v| !v.is_finite()) {

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every test: installs what is missing, regenerates the reference answers
+# with scipy and the published fws-daemon 3.3.1, then runs the workspace's
+# tests (unit, property, cross-check).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+source "$here/env.sh"
+"$here/install-deps.sh"
+"$here/setup-python.sh"
+"$FWS_VENV/bin/python" "$here/reference/make_fixtures.py" "$FWS_REFERENCE_FIXTURES"
+cargo test --manifest-path "$root/Cargo.toml" --workspace "$@"

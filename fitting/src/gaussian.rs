@@ -171,6 +171,11 @@ impl GaussianFit {
 /// (argmax: the first of equal maxima, as numpy's), in one pass.
 pub fn initial_guess(x: &[f64], y: &[f64]) -> Result<GaussianParams, FitError> {
     check_xy(x, y, 1)?;
+    Ok(guess_from_checked(x, y))
+}
+
+/// [`initial_guess`] for data already checked (non-empty, equal lengths).
+fn guess_from_checked(x: &[f64], y: &[f64]) -> GaussianParams {
     let (mut argmax, mut ymax, mut ymin) = (0, y[0], y[0]);
     let (mut xmin, mut xmax) = (x[0], x[0]);
     for (i, (&xi, &yi)) in x.iter().zip(y).enumerate() {
@@ -183,12 +188,12 @@ pub fn initial_guess(x: &[f64], y: &[f64]) -> Result<GaussianParams, FitError> {
         xmax = if xi > xmax { xi } else { xmax };
     }
     let width = (xmax - xmin) / 6.0;
-    Ok(GaussianParams {
+    GaussianParams {
         amplitude: ymax - ymin,
         mean: x[argmax],
         sigma: if width != 0.0 { width } else { 1.0 },
         offset: ymin,
-    })
+    }
 }
 
 /// Fits the Gaussian model to `(x, y)` like the reference: at least 5
@@ -196,7 +201,7 @@ pub fn initial_guess(x: &[f64], y: &[f64]) -> Result<GaussianParams, FitError> {
 pub fn fit_gaussian(x: &[f64], y: &[f64]) -> Result<GaussianFit, FitError> {
     check_xy(x, y, MIN_POINTS)?;
     check_not_flat(y)?;
-    let initial = initial_guess(x, y)?;
+    let initial = guess_from_checked(x, y);
     let bounds = Bounds {
         lower: [0.0, f64::NEG_INFINITY, MIN_SIGMA, f64::NEG_INFINITY],
         upper: [f64::INFINITY; 4],

@@ -17,9 +17,8 @@
 
 use crate::lanes::LANES;
 use levenberg_marquardt::{LeastSquaresProblem, LevenbergMarquardt, TerminationReason};
-use multiversion::multiversion;
 use nalgebra::storage::Owned;
-use nalgebra::{DMatrix, DVector, Dyn, SymmetricEigen};
+use nalgebra::{Cholesky, DMatrix, DVector, Dyn, SMatrix, SVector, SymmetricEigen};
 
 /// A model `f(x; p)` with `P` parameters and its analytic gradient.
 pub(crate) trait Model<const P: usize>: Sync {
@@ -229,17 +228,22 @@ impl<const P: usize> NormalEquations<P> {
         self
     }
 
-    /// Eigen-decomposition of `JᵀJ` scaled to unit diagonal, with the
-    /// scale `D = sqrt(diag JᵀJ)` (1 for an all-zero column).
-    fn scaled_eigen(&self) -> ([f64; P], SymmetricEigen<f64, Dyn>) {
-        let scale: [f64; P] = std::array::from_fn(|i| {
+    /// `D = sqrt(diag JᵀJ)` (1 for an all-zero column): scales `JᵀJ` to
+    /// unit diagonal.
+    fn scale(&self) -> [f64; P] {
+        std::array::from_fn(|i| {
             let d = self.jtj[i][i].sqrt();
             if d > 0.0 {
                 d
             } else {
                 1.0
             }
-        });
+        })
+    }
+
+    /// Eigen-decomposition of `JᵀJ` scaled to unit diagonal, with the scale.
+    fn scaled_eigen(&self) -> ([f64; P], SymmetricEigen<f64, Dyn>) {
+        let scale = self.scale();
         let scaled = DMatrix::from_fn(P, P, |a, b| self.jtj[a][b] / (scale[a] * scale[b]));
         (scale, SymmetricEigen::new(scaled))
     }
@@ -281,12 +285,59 @@ fn add_dot(acc: &mut [[f64; LANES]; CHAINS], u: &[f64; BLOCK], v: &[f64; BLOCK])
     *acc = local;
 }
 
-/// One pass over the data, blockwise with one partial sum per lane (summed
-/// in a fixed order at the end), compiled for AVX2+FMA as well as the
-/// baseline and chosen at run time.
-#[multiversion(targets("x86_64+avx2+fma"))]
-#[allow(clippy::needless_range_loop)] // lane-indexed arrays, kept in step for vectorisation
+/// One pass over the data, compiled for the best vector unit the CPU has
+/// (AVX-512, AVX2+FMA, or the x86-64/other baseline), chosen at run time.
+/// All three run the same code; only instruction selection differs, so the
+/// results agree to rounding.
 fn accumulate_normal_equations<M: Model<P>, const P: usize>(
+    model: &M,
+    x: &[f64],
+    y: &[f64],
+    p: &[f64; P],
+) -> NormalEquations<P> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx2") && has!("fma") {
+            // SAFETY: the CPU supports every feature the clone is built for
+            // (checked on the line above).
+            return unsafe { accumulate_avx512(model, x, y, p) };
+        }
+        if has!("avx2") && has!("fma") {
+            // SAFETY: as above, for AVX2 and FMA.
+            return unsafe { accumulate_avx2(model, x, y, p) };
+        }
+    }
+    accumulate_blocks(model, x, y, p)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+fn accumulate_avx512<M: Model<P>, const P: usize>(
+    model: &M,
+    x: &[f64],
+    y: &[f64],
+    p: &[f64; P],
+) -> NormalEquations<P> {
+    accumulate_blocks(model, x, y, p)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn accumulate_avx2<M: Model<P>, const P: usize>(
+    model: &M,
+    x: &[f64],
+    y: &[f64],
+    p: &[f64; P],
+) -> NormalEquations<P> {
+    accumulate_blocks(model, x, y, p)
+}
+
+/// The pass itself: blockwise, with one partial sum per lane and chain
+/// (summed in a fixed order at the end).
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // lane-indexed arrays, kept in step for vectorisation
+fn accumulate_blocks<M: Model<P>, const P: usize>(
     model: &M,
     x: &[f64],
     y: &[f64],
@@ -408,15 +459,43 @@ impl<'a, M: Model<P>, const P: usize> CompressedProblem<'a, M, P> {
 /// Builds `r'` and `J'` from the normal equations.
 ///
 /// `G` is first scaled to unit diagonal so that parameters of very different
-/// magnitude do not spoil the eigen-decomposition; directions with
-/// negligible eigenvalues (a rank-deficient Jacobian) get zero rows, so the
-/// LM step leaves them alone, as a pivoted QR would.
+/// magnitude do not spoil the factorisation. Usually `G` is positive
+/// definite and a Cholesky factor `G = LLᵀ` gives `R = Lᵀ` directly (no heap,
+/// a few dozen flops); when it is not (a rank-deficient Jacobian, e.g. a
+/// parameter pinned on its bound) an eigen-decomposition is used instead,
+/// whose negligible directions get zero rows, so the LM step leaves them
+/// alone, as a pivoted QR would.
 fn compress<const P: usize>(normal: &NormalEquations<P>) -> (DVector<f64>, DMatrix<f64>) {
-    let (scale, eigen) = normal.scaled_eigen();
+    let scale = normal.scale();
+    let scaled = SMatrix::<f64, P, P>::from_fn(|a, b| normal.jtj[a][b] / (scale[a] * scale[b]));
+    let scaled_g = SVector::<f64, P>::from_fn(|a, _| normal.jtr[a] / scale[a]);
+    if let Some(cholesky) = Cholesky::new(scaled) {
+        let l = cholesky.l();
+        // Well conditioned enough that the factor is trustworthy.
+        let diag_min = l.diagonal().min();
+        let diag_max = l.diagonal().max();
+        if diag_min > diag_max * f64::EPSILON.sqrt() * P as f64 {
+            let mut residual = DVector::zeros(P + 1);
+            let mut jacobian = DMatrix::zeros(P + 1, P);
+            // R = Lᵀ D, and Rᵀt = g  <=>  L t = D⁻¹ g.
+            let t = l
+                .solve_lower_triangular(&scaled_g)
+                .unwrap_or_else(SVector::zeros);
+            for j in 0..P {
+                for b in j..P {
+                    jacobian[(j, b)] = l[(b, j)] * scale[b];
+                }
+                residual[j] = t[j];
+            }
+            residual[P] = (normal.rtr - t.norm_squared()).max(0.0).sqrt();
+            return (residual, jacobian);
+        }
+    }
+    let eigen = SymmetricEigen::new(DMatrix::from_fn(P, P, |a, b| scaled[(a, b)]));
     let largest = eigen.eigenvalues.iter().cloned().fold(0.0_f64, f64::max);
     let tolerance = largest * (f64::EPSILON * P as f64).powi(2);
-    let scaled_g = DVector::from_fn(P, |a, _| normal.jtr[a] / scale[a]);
-    let projected = eigen.eigenvectors.transpose() * scaled_g;
+    let projected =
+        eigen.eigenvectors.transpose() * DVector::from_column_slice(scaled_g.as_slice());
 
     let mut residual = DVector::zeros(P + 1);
     let mut jacobian = DMatrix::zeros(P + 1, P);

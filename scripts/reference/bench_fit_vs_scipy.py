@@ -32,46 +32,61 @@ def reference_fit(x, y):
         return curve_fit(fu.gaussian_model, x, y, p0=p0, bounds=BOUNDS, maxfev=2000)
 
 
-def time_scipy(x, y, budget_s=3.0, max_reps=2000):
+def time_scipy(x, y, budget_s):
     samples = []
     started = time.perf_counter()
-    while len(samples) < max_reps and (time.perf_counter() - started < budget_s or len(samples) < 5):
+    while time.perf_counter() - started < budget_s or len(samples) < 3:
         t = time.perf_counter()
         popt, pcov = reference_fit(x, y)
         samples.append(time.perf_counter() - t)
-    return float(np.median(samples)), len(samples), popt, np.sqrt(np.diag(pcov))
+    return samples, popt, np.sqrt(np.diag(pcov))
 
 
-def time_ours(binary, x, y, reps):
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"model": "gaussian", "x": x.tolist(), "y": y.tolist()}, f)
-        path = f.name
+def time_ours(binary, path, reps):
     out = subprocess.run([binary, "--repeat", str(reps)], stdin=open(path), capture_output=True, text=True, check=True)
-    Path(path).unlink()
     result = json.loads(out.stdout)
     p = result["fit"]["params"]
     return result["median_seconds_per_fit"], np.array([p["amplitude"], p["mean"], p["sigma"], p["offset"]])
+
+
+def compare(binary, x, y, rounds):
+    """Alternate the two in `rounds` rounds, so that both see the same load
+    (this workplace's VMs lose CPU time to their neighbours)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"model": "gaussian", "x": x.tolist(), "y": y.tolist()}, f)
+        path = f.name
+    ref_medians, ref_best, our_medians = [], [], []
+    try:
+        for _ in range(rounds):
+            samples, popt, perr = time_scipy(x, y, budget_s=0.6)
+            ref_medians.append(float(np.median(samples)))
+            ref_best.append(min(samples))
+            reps = max(20, min(20000, int(0.3 / max(ref_medians[-1] / 50, 1e-6))))
+            t, params = time_ours(binary, path, reps)
+            our_medians.append(t)
+    finally:
+        Path(path).unlink()
+    diff = np.max(np.abs(params - popt) / np.where(perr > 0, perr, 1.0))
+    return float(np.median(ref_medians)), float(np.median(our_medians)), min(ref_best), min(our_medians), diff
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("--sizes", default="5,21,1000,100000")
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     rng = np.random.default_rng(7)
-    print(f"{'points':>8} {'scipy median':>14} {'ours median':>13} {'speed-up':>9} {'max |dp|/stderr':>16}")
+    print(f"{'points':>8} {'scipy median':>14} {'ours median':>13} {'speed-up':>9} {'best-of speed-up':>17} {'max |dp|/stderr':>16}")
     ratios = []
     for n in [int(s) for s in args.sizes.split(",")]:
         x = np.linspace(-10.0, 10.0, n)
         y = fu.gaussian_model(x, 3.0, 0.7, 1.9, 0.2) + rng.normal(0, 0.05, n)
-        t_ref, reps, popt, perr = time_scipy(x, y)
-        ours_reps = max(20, min(20000, int(2.0 / max(t_ref / 50, 1e-6))))
-        t_ours, params = time_ours(args.binary, x, y, ours_reps)
-        diff = np.max(np.abs(params - popt) / np.where(perr > 0, perr, 1.0))
+        t_ref, t_ours, best_ref, best_ours, diff = compare(args.binary, x, y, args.rounds)
         ratio = t_ref / t_ours
         ratios.append(ratio)
-        print(f"{n:>8} {t_ref * 1e3:>11.3f} ms {t_ours * 1e3:>10.4f} ms {ratio:>8.1f}x {diff:>16.2e}")
-    print(f"smallest speed-up: {min(ratios):.1f}x (goal: 50x at every size)")
+        print(f"{n:>8} {t_ref * 1e3:>11.3f} ms {t_ours * 1e3:>10.4f} ms {ratio:>8.1f}x {best_ref / best_ours:>16.1f}x {diff:>16.2e}")
+    print(f"smallest speed-up (medians): {min(ratios):.1f}x (goal: 50x at every size)")
 
 
 if __name__ == "__main__":

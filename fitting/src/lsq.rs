@@ -185,24 +185,19 @@ struct Cached<const P: usize> {
 }
 
 impl<const P: usize> NormalEquations<P> {
-    /// One pass over the data. Large inputs are cut into two fixed halves
-    /// summed on two threads; the cut does not depend on the machine, so
-    /// neither do the rounding and the results.
+    /// One pass over the data. Large inputs are cut into two fixed halves,
+    /// summed in parallel and added in a fixed order: the cut does not depend
+    /// on the machine or the scheduling, so neither do the results.
     fn accumulate<M: Model<P>>(model: &M, x: &[f64], y: &[f64], p: &[f64; P]) -> Self {
         if x.len() < PARALLEL_MIN_POINTS {
             return accumulate_normal_equations(model, x, y, p);
         }
         let half = x.len() / 2 / BLOCK * BLOCK;
-        let (first, second) = std::thread::scope(|scope| {
-            let worker =
-                scope.spawn(|| accumulate_normal_equations(model, &x[half..], &y[half..], p));
-            let first = accumulate_normal_equations(model, &x[..half], &y[..half], p);
-            // A panic in the worker is a bug in this crate; re-raise it here.
-            let second = worker
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (first, second)
-        });
+        // rayon's pool threads persist, so a pass does not pay for a spawn.
+        let (first, second) = rayon::join(
+            || accumulate_normal_equations(model, &x[..half], &y[..half], p),
+            || accumulate_normal_equations(model, &x[half..], &y[half..], p),
+        );
         first.plus(&second)
     }
 
@@ -255,8 +250,9 @@ impl<const P: usize> NormalEquations<P> {
     }
 }
 
-/// From this many points on, a pass runs on two threads (the spawn costs
-/// about as much as 5 000 points).
+/// From this many points on, a pass is split over two threads; smaller
+/// passes (a few µs per 1000 points) stay on the caller's thread, where the
+/// hand-off to rayon's pool would cost a noticeable share.
 const PARALLEL_MIN_POINTS: usize = 1 << 15;
 
 /// Points per block: values and gradients of a block are computed first

@@ -1,0 +1,240 @@
+//! One scan sequence: the step loop, its sweep retries and timeouts, and
+//! the callback chain's failure rules.
+
+use crate::data::StepData;
+use crate::devices::{Detector, Positioner, StepCallback, StepContext, SweepOutcome, Trigger};
+use planner::Plan;
+use std::time::Duration;
+use tokio::time::{sleep, timeout, Instant};
+use tracing::{info, warn};
+
+/// Sweep retries, timeouts and optional delays. The defaults are the
+/// reference's timeouts and tries, with none of its fixed sleeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Wait for the end of the first sweep of a sequence (it may home).
+    pub first_sweep_timeout: Duration,
+    /// Wait for the end of every later sweep.
+    pub sweep_timeout: Duration,
+    /// Tries per step before the sequence ends as an I/O failure.
+    pub attempts: u32,
+    /// Pause between tries.
+    pub retry_delay: Duration,
+    /// Pause after each move, before the sweep.
+    pub settle: Duration,
+    /// Pause between steps.
+    pub between_steps: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            first_sweep_timeout: Duration::from_secs(120),
+            sweep_timeout: Duration::from_secs(15),
+            attempts: 3,
+            retry_delay: Duration::ZERO,
+            settle: Duration::ZERO,
+            between_steps: Duration::ZERO,
+        }
+    }
+}
+
+/// The hardware of one sequence.
+pub struct Devices<'a> {
+    /// Moves to each step's positions.
+    pub positioner: &'a mut dyn Positioner,
+    /// Fires each step's sweep.
+    pub trigger: &'a mut dyn Trigger,
+    /// Reads each step's data.
+    pub detector: &'a mut dyn Detector,
+}
+
+/// How a sequence ended (the reference's `TaskStatus`, minus the states
+/// the daemon decides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SequenceOutcome {
+    /// Every step completed.
+    Success,
+    /// Hardware or a required callback failed; the reason is for the
+    /// operator's `ErrorLog`.
+    IoFail(String),
+}
+
+/// What a sequence did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceReport {
+    /// How it ended.
+    pub outcome: SequenceOutcome,
+    /// Steps that completed (data read and every required callback done).
+    pub completed_steps: usize,
+    /// Sweeps that had to be repeated.
+    pub sweep_retries: u32,
+    /// Failures of optional callbacks ("name at step N: message").
+    pub callback_failures: Vec<String>,
+}
+
+struct Run<'a, 'b> {
+    devices: Devices<'a>,
+    callbacks: &'b mut [Box<dyn StepCallback>],
+    policy: &'b RetryPolicy,
+    report: SequenceReport,
+}
+
+impl Run<'_, '_> {
+    /// A callback failure: fatal for required callbacks, recorded otherwise.
+    fn callback_failed(
+        &mut self,
+        name: &str,
+        required: bool,
+        step: usize,
+        message: &str,
+    ) -> Option<String> {
+        let text = format!("{name} at step {}: {message}", step + 1);
+        if required {
+            Some(format!("required callback {text}"))
+        } else {
+            warn!(
+                callback = name,
+                step = step + 1,
+                "callback failed, skipped: {message}"
+            );
+            self.report.callback_failures.push(text);
+            None
+        }
+    }
+
+    async fn pre_step(&mut self, ctx: &StepContext) -> Result<(), String> {
+        for i in 0..self.callbacks.len() {
+            let (name, required) = (
+                self.callbacks[i].name().to_string(),
+                self.callbacks[i].required(),
+            );
+            if let Err(e) = self.callbacks[i].pre_step(ctx).await {
+                if let Some(fatal) = self.callback_failed(&name, required, ctx.index, &e.0) {
+                    return Err(fatal);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_step(&mut self, ctx: &StepContext, data: &mut StepData) -> Result<(), String> {
+        for i in 0..self.callbacks.len() {
+            let (name, required) = (
+                self.callbacks[i].name().to_string(),
+                self.callbacks[i].required(),
+            );
+            if let Err(e) = self.callbacks[i].post_step(ctx, data).await {
+                if let Some(fatal) = self.callback_failed(&name, required, ctx.index, &e.0) {
+                    return Err(fatal);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires until a sweep ends well, at most `attempts` times.
+    async fn sweep(&mut self, step: usize) -> Result<(), String> {
+        let limit = if step == 0 {
+            self.policy.first_sweep_timeout
+        } else {
+            self.policy.sweep_timeout
+        };
+        let attempts = self.policy.attempts.max(1);
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            last = match timeout(limit, self.devices.trigger.fire()).await {
+                Ok(Ok(SweepOutcome::Ok)) => return Ok(()),
+                Ok(Ok(SweepOutcome::Failed(reason))) => reason,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("the sweep did not end within {:.1} s", limit.as_secs_f64()),
+            };
+            warn!(step = step + 1, attempt, "sweep failed: {last}");
+            if attempt < attempts {
+                self.report.sweep_retries += 1;
+                sleep(self.policy.retry_delay).await;
+            }
+        }
+        Err(format!(
+            "step {}: the sweep failed {attempts} times; last: {last}",
+            step + 1
+        ))
+    }
+
+    async fn steps(&mut self, plan: &Plan, relative: bool) -> Result<(), String> {
+        let started = Instant::now();
+        if relative {
+            self.devices
+                .positioner
+                .prepare_relative()
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let total = plan.len();
+        for step in plan.steps() {
+            let ctx = StepContext {
+                index: step.index,
+                total,
+                positions: step.positions.to_vec(),
+                elapsed: started.elapsed(),
+            };
+            self.pre_step(&ctx).await?;
+            self.devices
+                .positioner
+                .move_to(step.positions)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "step {}: moving to {:?}: {e}",
+                        step.index + 1,
+                        step.positions
+                    )
+                })?;
+            sleep(self.policy.settle).await;
+            self.sweep(step.index).await?;
+            let mut data = self
+                .devices
+                .detector
+                .read()
+                .await
+                .map_err(|e| format!("step {}: reading data: {e}", step.index + 1))?;
+            self.post_step(&ctx, &mut data).await?;
+            self.report.completed_steps += 1;
+            info!(step = step.index + 1, total, "step done");
+            if step.index + 1 < total {
+                sleep(self.policy.between_steps).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `plan` on `devices`, with `callbacks` around every step.
+///
+/// Never panics on device or callback failure: the first fatal problem ends
+/// the sequence as [`SequenceOutcome::IoFail`] with a reason naming the
+/// step, and the steps completed before it stay completed.
+pub async fn run_sequence(
+    plan: &Plan,
+    relative: bool,
+    devices: Devices<'_>,
+    callbacks: &mut [Box<dyn StepCallback>],
+    policy: &RetryPolicy,
+) -> SequenceReport {
+    let mut run = Run {
+        devices,
+        callbacks,
+        policy,
+        report: SequenceReport {
+            outcome: SequenceOutcome::Success,
+            completed_steps: 0,
+            sweep_retries: 0,
+            callback_failures: Vec::new(),
+        },
+    };
+    if let Err(reason) = run.steps(plan, relative).await {
+        warn!("sequence failed: {reason}");
+        run.report.outcome = SequenceOutcome::IoFail(reason);
+    }
+    run.report
+}

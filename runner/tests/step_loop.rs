@@ -1,0 +1,359 @@
+//! The step loop against in-memory devices: ordering, retries, timeouts
+//! (with tokio's paused clock, so a 120 s timeout takes no real time), and
+//! the callback chain's failure rules.
+
+#![allow(clippy::unwrap_used)] // test doubles: a poisoned lock is a test failure
+
+use async_trait::async_trait;
+use planner::Plan;
+use runner::{
+    run_sequence, CallbackError, Detector, DeviceError, Devices, Positioner, PvRecord, PvValue,
+    RetryPolicy, SequenceOutcome, StepCallback, StepContext, StepData, SweepOutcome, Trigger,
+};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+struct Motor {
+    log: Log,
+    at: f64,
+}
+
+#[async_trait]
+impl Positioner for Motor {
+    async fn current(&mut self) -> Result<Vec<f64>, DeviceError> {
+        Ok(vec![self.at])
+    }
+    async fn prepare_relative(&mut self) -> Result<(), DeviceError> {
+        self.log.lock().unwrap().push("prepare_relative".into());
+        Ok(())
+    }
+    async fn move_to(&mut self, positions: &[f64]) -> Result<(), DeviceError> {
+        self.at = positions[0];
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("move {}", positions[0]));
+        Ok(())
+    }
+}
+
+/// How each successive `fire` behaves; `Ok` once the script runs out.
+enum Sweep {
+    Ok,
+    Bad,
+    Error,
+    Hang,
+}
+
+struct ScriptedTrigger {
+    log: Log,
+    script: VecDeque<Sweep>,
+}
+
+#[async_trait]
+impl Trigger for ScriptedTrigger {
+    async fn fire(&mut self) -> Result<SweepOutcome, DeviceError> {
+        self.log.lock().unwrap().push("fire".into());
+        match self.script.pop_front().unwrap_or(Sweep::Ok) {
+            Sweep::Ok => Ok(SweepOutcome::Ok),
+            Sweep::Bad => Ok(SweepOutcome::Failed(
+                "ScanStatus: IOPS Failure Detected".into(),
+            )),
+            Sweep::Error => Err(DeviceError::new("Test:SCAN:RunHardScan", "disconnected")),
+            Sweep::Hang => std::future::pending().await,
+        }
+    }
+}
+
+struct Reader {
+    at: Arc<Mutex<f64>>,
+}
+
+#[async_trait]
+impl Detector for Reader {
+    async fn read(&mut self) -> Result<StepData, DeviceError> {
+        let mut data = StepData::default();
+        let position = *self.at.lock().unwrap();
+        data.push(
+            "scan",
+            PvRecord {
+                name: "Test:SCAN:PosToDelay".into(),
+                value: PvValue::Double(position),
+                egu: Some("mm".into()),
+            },
+        );
+        Ok(data)
+    }
+}
+
+/// Records calls; fails at `fail_at` (0-based step) in post_step.
+struct Recorder {
+    name: String,
+    required: bool,
+    fail_at: Option<usize>,
+    log: Log,
+}
+
+#[async_trait]
+impl StepCallback for Recorder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn required(&self) -> bool {
+        self.required
+    }
+    async fn pre_step(&mut self, ctx: &StepContext) -> Result<(), CallbackError> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{} pre {}", self.name, ctx.index));
+        Ok(())
+    }
+    async fn post_step(
+        &mut self,
+        ctx: &StepContext,
+        data: &mut StepData,
+    ) -> Result<(), CallbackError> {
+        if self.fail_at == Some(ctx.index) {
+            return Err(CallbackError("disk full".into()));
+        }
+        let recorded = data
+            .find("scan", "Test:SCAN:PosToDelay")
+            .map(|r| r.value.clone());
+        assert_eq!(
+            recorded,
+            Some(PvValue::Double(ctx.positions[0])),
+            "data of the wrong step"
+        );
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{} post {}", self.name, ctx.index));
+        Ok(())
+    }
+}
+
+struct Rig {
+    log: Log,
+    motor: Motor,
+    trigger: ScriptedTrigger,
+}
+
+impl Rig {
+    fn new(script: Vec<Sweep>) -> Self {
+        let log: Log = Arc::default();
+        Self {
+            motor: Motor {
+                log: log.clone(),
+                at: 0.0,
+            },
+            trigger: ScriptedTrigger {
+                log: log.clone(),
+                script: script.into(),
+            },
+            log,
+        }
+    }
+
+    async fn run(
+        &mut self,
+        plan: &Plan,
+        relative: bool,
+        callbacks: &mut [Box<dyn StepCallback>],
+    ) -> runner::SequenceReport {
+        // The detector reads the motor's position through a shared cell.
+        let at = Arc::new(Mutex::new(0.0));
+        let mut reader = Reader { at: at.clone() };
+        struct Tracking<'a> {
+            motor: &'a mut Motor,
+            at: Arc<Mutex<f64>>,
+        }
+        #[async_trait]
+        impl Positioner for Tracking<'_> {
+            async fn current(&mut self) -> Result<Vec<f64>, DeviceError> {
+                self.motor.current().await
+            }
+            async fn prepare_relative(&mut self) -> Result<(), DeviceError> {
+                self.motor.prepare_relative().await
+            }
+            async fn move_to(&mut self, positions: &[f64]) -> Result<(), DeviceError> {
+                *self.at.lock().unwrap() = positions[0];
+                self.motor.move_to(positions).await
+            }
+        }
+        let mut positioner = Tracking {
+            motor: &mut self.motor,
+            at,
+        };
+        let devices = Devices {
+            positioner: &mut positioner,
+            trigger: &mut self.trigger,
+            detector: &mut reader,
+        };
+        run_sequence(plan, relative, devices, callbacks, &RetryPolicy::default()).await
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn recorder(
+    log: &Log,
+    name: &str,
+    required: bool,
+    fail_at: Option<usize>,
+) -> Box<dyn StepCallback> {
+    Box::new(Recorder {
+        name: name.into(),
+        required,
+        fail_at,
+        log: log.clone(),
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn steps_run_in_order_with_callbacks_around_each() {
+    let mut rig = Rig::new(vec![]);
+    let mut callbacks = vec![
+        recorder(&rig.log, "status", false, None),
+        recorder(&rig.log, "hdf5", true, None),
+    ];
+    let plan = Plan::linspace(0.0, 2.0, 3, 100).unwrap();
+    let report = rig.run(&plan, false, &mut callbacks).await;
+    assert_eq!(report.outcome, SequenceOutcome::Success);
+    assert_eq!(report.completed_steps, 3);
+    let log = rig.log();
+    assert_eq!(
+        &log[..6],
+        [
+            "status pre 0",
+            "hdf5 pre 0",
+            "move 0",
+            "fire",
+            "status post 0",
+            "hdf5 post 0"
+        ]
+    );
+    assert_eq!(log.len(), 18);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_relative_scan_prepares_first_and_an_empty_plan_does_nothing() {
+    let mut rig = Rig::new(vec![]);
+    let plan = Plan::relative(-1.0, 1.0, 3, Some(5.0), 100).unwrap();
+    let report = rig.run(&plan, true, &mut []).await;
+    assert_eq!(report.completed_steps, 3);
+    assert_eq!(rig.log()[..2], ["prepare_relative", "move 4"]);
+
+    let mut idle = Rig::new(vec![]);
+    let report = idle
+        .run(&Plan::linspace(0.0, 1.0, 0, 100).unwrap(), false, &mut [])
+        .await;
+    assert_eq!(
+        (report.outcome, report.completed_steps),
+        (SequenceOutcome::Success, 0)
+    );
+    assert!(idle.log().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_sweeps_are_retried() {
+    let mut rig = Rig::new(vec![Sweep::Ok, Sweep::Bad, Sweep::Error, Sweep::Ok]);
+    let plan = Plan::linspace(0.0, 1.0, 2, 100).unwrap();
+    let report = rig.run(&plan, false, &mut []).await;
+    assert_eq!(report.outcome, SequenceOutcome::Success);
+    assert_eq!(report.sweep_retries, 2);
+    assert_eq!(rig.log().iter().filter(|l| *l == "fire").count(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_failures_end_the_sequence_keeping_completed_steps() {
+    let mut rig = Rig::new(vec![Sweep::Ok, Sweep::Bad, Sweep::Bad, Sweep::Bad]);
+    let plan = Plan::linspace(0.0, 1.0, 5, 100).unwrap();
+    let report = rig.run(&plan, false, &mut []).await;
+    assert_eq!(report.completed_steps, 1);
+    match report.outcome {
+        SequenceOutcome::IoFail(reason) => {
+            assert!(reason.contains("step 2"), "{reason}");
+            assert!(reason.contains("3 times"), "{reason}");
+            assert!(reason.contains("IOPS Failure"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_that_never_ends_times_out() {
+    let started = tokio::time::Instant::now();
+    let mut rig = Rig::new(vec![Sweep::Ok, Sweep::Hang, Sweep::Hang, Sweep::Hang]);
+    let plan = Plan::linspace(0.0, 1.0, 2, 100).unwrap();
+    let report = rig.run(&plan, false, &mut []).await;
+    assert_eq!(report.completed_steps, 1);
+    let SequenceOutcome::IoFail(reason) = report.outcome else {
+        panic!("expected IoFail")
+    };
+    assert!(reason.contains("did not end within 15.0 s"), "{reason}");
+    // Three 15 s attempts on the second step, on the paused clock.
+    assert_eq!(started.elapsed(), Duration::from_secs(45));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_sweep_gets_the_long_timeout() {
+    let started = tokio::time::Instant::now();
+    let mut rig = Rig::new(vec![Sweep::Hang, Sweep::Ok]);
+    let report = rig
+        .run(&Plan::linspace(0.0, 1.0, 1, 100).unwrap(), false, &mut [])
+        .await;
+    assert_eq!(report.outcome, SequenceOutcome::Success);
+    assert_eq!(started.elapsed(), Duration::from_secs(120));
+}
+
+#[tokio::test(start_paused = true)]
+async fn optional_callback_failures_are_recorded_and_skipped() {
+    let mut rig = Rig::new(vec![]);
+    let mut callbacks = vec![
+        recorder(&rig.log, "fit", false, Some(1)),
+        recorder(&rig.log, "hdf5", true, None),
+    ];
+    let report = rig
+        .run(
+            &Plan::linspace(0.0, 2.0, 3, 100).unwrap(),
+            false,
+            &mut callbacks,
+        )
+        .await;
+    assert_eq!(report.outcome, SequenceOutcome::Success);
+    assert_eq!(report.completed_steps, 3);
+    assert_eq!(
+        report.callback_failures,
+        vec!["fit at step 2: disk full".to_string()]
+    );
+    // The writer still ran at the step where the fit failed.
+    assert!(rig.log().contains(&"hdf5 post 1".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_required_callback_failure_is_an_io_failure() {
+    let mut rig = Rig::new(vec![]);
+    let mut callbacks = vec![recorder(&rig.log, "hdf5", true, Some(2))];
+    let report = rig
+        .run(
+            &Plan::linspace(0.0, 3.0, 4, 100).unwrap(),
+            false,
+            &mut callbacks,
+        )
+        .await;
+    assert_eq!(report.completed_steps, 2);
+    assert_eq!(
+        report.outcome,
+        SequenceOutcome::IoFail("required callback hdf5 at step 3: disk full".into())
+    );
+    assert!(
+        !rig.log().contains(&"move 3".to_string()),
+        "no step after the failure"
+    );
+}

@@ -1,0 +1,15 @@
+//! The one place that speaks to `epics-ca-rs`: everything else in the
+//! workspace uses these types, so the pinned crate can be swapped or
+//! upgraded here alone.
+//!
+//! A [`PvServer`] serves a fixed set of typed PVs ([`PvSpec`]). Every
+//! writable PV gets a write hook that converts whatever the client sent
+//! (C `caput` sends strings) into the PV's native type, checks its range,
+//! stores it and forwards it as a [`Write`]; anything else is refused with
+//! ECA_PUTFAIL and the value stays as it was.
+
+mod convert;
+mod server;
+
+pub use convert::{PvType, Value};
+pub use server::{PvServer, PvSpec, ServeError, Write};

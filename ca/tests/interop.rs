@@ -1,0 +1,218 @@
+//! Our server against clients we did not write: pyepics (the reference C
+//! libca) and caproto, run by `ca_peer.py` in the project's Python venv, on
+//! loopback with ports of this test's own.
+
+use ca::{PvServer, PvSpec, PvType, Value};
+use serde_json::Value as Json;
+use std::net::{TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port free for both TCP and UDP on loopback.
+fn free_port() -> u16 {
+    for _ in 0..50 {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind a TCP port");
+        let port = tcp.local_addr().expect("local address").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port pair on loopback");
+}
+
+/// Loopback-only settings for this process's server and for the client.
+fn loopback_env(server_port: u16) -> Vec<(String, String)> {
+    let repeater = free_port();
+    let beacon = free_port();
+    [
+        ("EPICS_CA_ADDR_LIST", "127.0.0.1".to_string()),
+        ("EPICS_CA_AUTO_ADDR_LIST", "NO".to_string()),
+        ("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1".to_string()),
+        ("EPICS_CAS_BEACON_ADDR_LIST", "127.0.0.1".to_string()),
+        ("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "NO".to_string()),
+        ("EPICS_CA_SERVER_PORT", server_port.to_string()),
+        ("EPICS_CA_REPEATER_PORT", repeater.to_string()),
+        ("EPICS_CAS_BEACON_PORT", beacon.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn python() -> PathBuf {
+    let venv = std::env::var_os("FWS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/fws-daemon/venv")
+        });
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test.sh, which installs pyepics and caproto",
+        python.display()
+    );
+    python
+}
+
+/// Runs `command` to completion, killing it (and failing) after `deadline`.
+fn run_with_deadline(command: &mut Command, deadline: Duration) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the Python client");
+    let started = Instant::now();
+    while child.try_wait().expect("poll the client").is_none() {
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect the killed client");
+            panic!(
+                "the client did not finish within {deadline:?}:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+        .wait_with_output()
+        .expect("collect the client's output")
+}
+
+fn spec(name: &str, kind: PvType, initial: Value, writable: bool) -> PvSpec {
+    PvSpec {
+        name: format!("Test:CA:{name}"),
+        kind,
+        initial,
+        writable,
+        units: None,
+        precision: 3,
+    }
+}
+
+#[test]
+fn c_libca_and_caproto_clients_see_native_types_and_refused_writes() {
+    let port = free_port();
+    let env = loopback_env(port);
+    for (k, v) in &env {
+        // Read once by epics-ca-rs when the first server starts; no other
+        // thread of this test binary touches the environment.
+        std::env::set_var(k, v);
+    }
+    let wave: Vec<f64> = (0..100_000).map(|i| f64::from(i) * 0.5).collect();
+    let mut double = spec(
+        "D",
+        PvType::Double {
+            min: -100.0,
+            max: 100.0,
+        },
+        Value::Double(1.5),
+        true,
+    );
+    double.units = Some("mm".into());
+    let specs = vec![
+        double,
+        spec("L", PvType::Long { min: 0, max: 99 }, Value::Long(4), true),
+        spec(
+            "E",
+            PvType::Enum {
+                labels: vec!["Success".into(), "Task Fail".into(), "IO Fail".into()],
+            },
+            Value::Long(0),
+            true,
+        ),
+        spec(
+            "S",
+            PvType::Text { max_len: 39 },
+            Value::Text("hello".into()),
+            true,
+        ),
+        spec(
+            "W",
+            PvType::Doubles { max_len: 100_000 },
+            Value::Doubles(wave.clone()),
+            false,
+        ),
+        spec(
+            "RO",
+            PvType::Double {
+                min: 0.0,
+                max: 10.0,
+            },
+            Value::Double(2.0),
+            false,
+        ),
+    ];
+    let (server, mut writes) = PvServer::start(specs, port, 64).expect("server starts");
+    assert_eq!(server.port(), port);
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ca_peer.py");
+    let output = run_with_deadline(
+        Command::new(python())
+            .arg(&script)
+            .arg("Test:CA:")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Json =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("JSON from the client");
+
+    assert_eq!(seen["double"], 1.5);
+    assert_eq!(seen["units"], "mm");
+    assert_eq!(
+        seen["enum_labels"],
+        serde_json::json!(["Success", "Task Fail", "IO Fail"])
+    );
+    assert_eq!(seen["enum_as_string"], "Success");
+    assert_eq!(seen["wave_len"], 100_000);
+    assert_eq!(seen["wave_sum"].as_f64(), Some(wave.iter().sum::<f64>()));
+    // Native writes, and the refusal of an out-of-range one.
+    assert_eq!(seen["after_put_native"], 7.25);
+    assert_eq!(seen["after_put_out_of_range"], 7.25);
+    // String writes, as C caput sends them.
+    assert_eq!(seen["string_double"], "ok");
+    assert_eq!(seen["after_string_double"], 3.5);
+    assert_eq!(seen["string_garbage"], "ECA_PUTFAIL");
+    assert_eq!(seen["after_string_garbage"], 3.5);
+    assert_eq!(seen["string_enum_label"], "ok");
+    assert_eq!(seen["after_enum_label"], "Task Fail");
+    assert_eq!(seen["string_enum_unknown"], "ECA_PUTFAIL");
+    assert_eq!(seen["string_long_fraction"], "ECA_PUTFAIL");
+    assert_eq!(seen["after_long_fraction"], 4);
+    assert_eq!(seen["string_read_only"], "ECA_NOWTACCESS");
+    // No write changed a PV's type.
+    assert_eq!(
+        seen["native_types"],
+        serde_json::json!({"D": "double", "L": "long", "E": "enum", "S": "string", "W": "double", "RO": "double"})
+    );
+
+    // The daemon sees exactly the accepted writes, converted, in order.
+    let mut accepted = Vec::new();
+    while let Ok(w) = writes.try_recv() {
+        accepted.push((w.name, w.value));
+    }
+    assert_eq!(
+        accepted,
+        vec![
+            ("Test:CA:D".to_string(), Value::Double(7.25)),
+            ("Test:CA:D".to_string(), Value::Double(3.5)),
+            ("Test:CA:E".to_string(), Value::Long(1)),
+        ]
+    );
+    assert_eq!(server.get("Test:CA:D"), Some(Value::Double(3.5)));
+    server
+        .set("Test:CA:RO", Value::Double(9.0))
+        .expect("the daemon may set read-only PVs");
+    assert!(server.set("Test:CA:RO", Value::Double(11.0)).is_err());
+    assert_eq!(server.get("Test:CA:RO"), Some(Value::Double(9.0)));
+    drop(server);
+    // After the drop the port is free again.
+    assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+}

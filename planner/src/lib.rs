@@ -7,6 +7,7 @@
 mod config;
 mod file_name;
 mod plan;
+mod prefixes;
 
 pub use config::{
     ConfigError, OutputPathCheck, RawInput, RawScanInputs, ScanConfig, ScanLimits, WithinDataRoot,
@@ -14,3 +15,4 @@ pub use config::{
 };
 pub use file_name::{file_name, range_text, ScannerIndex, ScannerIndexError};
 pub use plan::{AxisRange, Plan, PlanError, Step, StepCosts};
+pub use prefixes::{Naming, Prefixes, UnknownScanner};

@@ -10,6 +10,7 @@ Inputs are drawn from a seeded generator, so a rerun gives the same files.
 usage: make_fixtures.py OUT_DIR
 """
 
+import importlib.util
 import json
 import math
 import sys
@@ -258,6 +259,35 @@ def planner_cases():
     return cases, names
 
 
+def load_reference_module(relative):
+    """A module file of the fws-daemon package, loaded by path: the package's
+    __init__ pulls in its EPICS dependencies, these files import nothing."""
+    import fws_daemon
+
+    path = Path(fws_daemon.__file__).parent / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def prefix_cases():
+    prefixes = load_reference_module("daemon/interface/pv_prefixes.py")
+    auxiliary = load_reference_module("daemon/interface/scanner_auxiliary.py")
+    cases = []
+    for test_mode in (False, True):
+        for index in range(1, 7):
+            p = prefixes.IOCPrefixes(index, test_mode=test_mode)
+            cases.append({
+                "index": index, "test_mode": test_mode,
+                "scan": p.SCAN_PV_PREFIX, "main": p.DAEMON_PV_PREFIX, "idc": p.IDC_PV_PREFIX,
+                "struck": p.STRUCK_PV_PREFIX, "be": p.BE_PV_PREFIX, "evr": p.EVR_PV_PREFIX,
+                "idc_delay": p.IDC_DELAY_PV,
+                "bpms": auxiliary.ScannerAuxiliary(index, test_mode=test_mode).BPMS,
+            })
+    return cases
+
+
 def main():
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -273,6 +303,7 @@ def main():
         "normalize.json": normalize_cases(),
         "plans.json": planner,
         "file_names.json": names,
+        "prefixes.json": prefix_cases(),
     }
     for name, data in files.items():
         (out / name).write_text(json.dumps(data, allow_nan=False))

@@ -2,7 +2,10 @@
 //! libca) and caproto, run by `ca_peer.py` in the project's Python venv, on
 //! loopback with ports of this test's own.
 
-use ca::{PvServer, PvSpec, PvType, Value};
+#[path = "../examples/support/demo_pvs.rs"]
+mod demo_pvs;
+
+use ca::{PvServer, Value};
 use serde_json::Value as Json;
 use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
@@ -80,17 +83,6 @@ fn run_with_deadline(command: &mut Command, deadline: Duration) -> Output {
         .expect("collect the client's output")
 }
 
-fn spec(name: &str, kind: PvType, initial: Value, writable: bool) -> PvSpec {
-    PvSpec {
-        name: format!("Test:CA:{name}"),
-        kind,
-        initial,
-        writable,
-        units: None,
-        precision: 3,
-    }
-}
-
 #[test]
 fn c_libca_and_caproto_clients_see_native_types_and_refused_writes() {
     let port = free_port();
@@ -100,50 +92,15 @@ fn c_libca_and_caproto_clients_see_native_types_and_refused_writes() {
         // thread of this test binary touches the environment.
         std::env::set_var(k, v);
     }
-    let wave: Vec<f64> = (0..100_000).map(|i| f64::from(i) * 0.5).collect();
-    let mut double = spec(
-        "D",
-        PvType::Double {
-            min: -100.0,
-            max: 100.0,
-        },
-        Value::Double(1.5),
-        true,
-    );
-    double.units = Some("mm".into());
-    let specs = vec![
-        double,
-        spec("L", PvType::Long { min: 0, max: 99 }, Value::Long(4), true),
-        spec(
-            "E",
-            PvType::Enum {
-                labels: vec!["Success".into(), "Task Fail".into(), "IO Fail".into()],
-            },
-            Value::Long(0),
-            true,
-        ),
-        spec(
-            "S",
-            PvType::Text { max_len: 39 },
-            Value::Text("hello".into()),
-            true,
-        ),
-        spec(
-            "W",
-            PvType::Doubles { max_len: 100_000 },
-            Value::Doubles(wave.clone()),
-            false,
-        ),
-        spec(
-            "RO",
-            PvType::Double {
-                min: 0.0,
-                max: 10.0,
-            },
-            Value::Double(2.0),
-            false,
-        ),
-    ];
+    let specs = demo_pvs::demo_pvs("Test:CA:");
+    let wave = match specs
+        .iter()
+        .find(|s| s.name == "Test:CA:W")
+        .map(|s| &s.initial)
+    {
+        Some(Value::Doubles(w)) => w.clone(),
+        other => panic!("the demo set has no waveform W: {other:?}"),
+    };
     let (server, mut writes) = PvServer::start(specs, port, 64).expect("server starts");
     assert_eq!(server.port(), port);
 

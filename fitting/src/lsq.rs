@@ -487,7 +487,7 @@ fn compress<const P: usize>(normal: &NormalEquations<P>) -> (DVector<f64>, DMatr
             return (residual, jacobian);
         }
     }
-    let eigen = SymmetricEigen::new(DMatrix::from_fn(P, P, |a, b| scaled[(a, b)]));
+    let (_, eigen) = normal.scaled_eigen();
     let largest = eigen.eigenvalues.iter().cloned().fold(0.0_f64, f64::max);
     let tolerance = largest * (f64::EPSILON * P as f64).powi(2);
     let projected =

@@ -4,30 +4,15 @@
 //! functions themselves). The fixture folder comes from
 //! `FWS_REFERENCE_FIXTURES`; `scripts/test.sh` sets it after generating.
 
+#[path = "../../tests/support/reference_fixtures.rs"]
+mod reference_fixtures;
+
 use fitting::{
     centroid, fit_erfc, fit_gaussian, normalize, peak_roi, savgol_filter, separate_signal_noise,
     step_metrics, KMeansConfig, RoiConfig, RoiMode,
 };
+use reference_fixtures::fixture;
 use serde_json::Value;
-use std::path::PathBuf;
-
-fn fixture(name: &str) -> Vec<Value> {
-    let dir = std::env::var_os("FWS_REFERENCE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            panic!(
-                "FWS_REFERENCE_FIXTURES is not set: run scripts/test.sh, which generates the \
-             reference fixtures with scipy and the fws-daemon 3.3.1 package"
-            )
-        });
-    let path = dir.join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    match serde_json::from_str(&text) {
-        Ok(Value::Array(items)) => items,
-        other => panic!("{} is not a JSON array: {other:?}", path.display()),
-    }
-}
 
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()

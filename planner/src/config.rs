@@ -305,8 +305,14 @@ impl ScanConfig {
         if start >= end {
             return Err(ConfigError::StartNotBelowEnd { start, end });
         }
-        let bytes = crate::file_name::range_text(Some((start, end))).len()
-            + "FWS00__n10000_20250101-0000.h5".len();
+        // The stamp and scanner digits have fixed widths, so any of each will do.
+        let bytes = file_name(
+            ScannerIndex::default(),
+            Some((start, end)),
+            Some(num_scans),
+            NaiveDateTime::default(),
+        )
+        .len();
         if bytes > MAX_FILE_NAME_BYTES {
             return Err(ConfigError::FileNameTooLong { start, end, bytes });
         }

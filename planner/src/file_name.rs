@@ -6,7 +6,7 @@ use std::fmt;
 use thiserror::Error;
 
 /// A scanner index, 0 to 99 (two digits in file names and prefixes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct ScannerIndex(u8);
 
 /// An index outside 0..=99.

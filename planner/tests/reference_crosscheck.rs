@@ -3,27 +3,12 @@
 //! same run by `scripts/reference/make_fixtures.py`; ours must be equal to
 //! the last bit and character.
 
-use planner::{range_text, Naming, Plan, Prefixes, ScannerIndex, DEFAULT_MAX_STEPS};
-use serde_json::Value;
-use std::path::PathBuf;
+#[path = "../../tests/support/reference_fixtures.rs"]
+mod reference_fixtures;
 
-fn fixture(name: &str) -> Vec<Value> {
-    let dir = std::env::var_os("FWS_REFERENCE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            panic!(
-                "FWS_REFERENCE_FIXTURES is not set: run scripts/test.sh, which generates the \
-             reference fixtures with the fws-daemon 3.3.1 package"
-            )
-        });
-    let path = dir.join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    match serde_json::from_str(&text) {
-        Ok(Value::Array(items)) => items,
-        other => panic!("{} is not a JSON array: {other:?}", path.display()),
-    }
-}
+use planner::{range_text, Naming, Plan, Prefixes, ScannerIndex, DEFAULT_MAX_STEPS};
+use reference_fixtures::fixture;
+use serde_json::Value;
 
 #[test]
 fn plans_equal_the_reference_bit_for_bit() {

@@ -40,7 +40,9 @@ pub enum PvType {
         /// The state names (CA allows 16 of up to 25 characters).
         labels: Vec<String>,
     },
-    /// A string of at most `max_len` bytes (CA strings hold 39).
+    /// A string of at most `max_len` bytes. Up to 39 bytes it is served as a
+    /// CA string; longer, as a NUL-terminated char waveform (an EPICS long
+    /// string: `caget -S`, pyepics `as_string=True`).
     Text {
         /// Longest accepted string, in bytes.
         max_len: usize,
@@ -50,6 +52,15 @@ pub enum PvType {
         /// Most elements.
         max_len: usize,
     },
+}
+
+/// Bytes a CA `DBR_STRING` holds, without its NUL.
+pub const CA_STRING_LEN: usize = 39;
+
+/// Long strings arrive as char arrays, NUL-terminated (or not).
+fn text_of_chars(chars: &[u8]) -> String {
+    let end = chars.iter().position(|&b| b == 0).unwrap_or(chars.len());
+    String::from_utf8_lossy(&chars[..end]).into_owned()
 }
 
 const BOOL_LABELS: [&str; 2] = ["False", "True"];
@@ -71,6 +82,15 @@ impl PvType {
             (PvType::Double { .. }, Value::Double(v)) => EpicsValue::Double(v),
             (PvType::Long { .. }, Value::Long(v)) => EpicsValue::Long(v as i32),
             (PvType::Bool | PvType::Enum { .. }, Value::Long(v)) => EpicsValue::Enum(v as u16),
+            (PvType::Text { max_len }, Value::Text(t)) if *max_len > CA_STRING_LEN => {
+                // Longer than a CA string: a char waveform, as EPICS long
+                // strings (`field(FTVL, CHAR)`, `PV.$`) are. Always padded
+                // with NULs to the full length, because clients size their
+                // writes by the element count they saw at connection.
+                let mut bytes = t.into_bytes();
+                bytes.resize(max_len + 1, 0);
+                EpicsValue::CharArray(bytes.into())
+            }
             (PvType::Text { .. }, Value::Text(t)) => EpicsValue::String(PvString::from(t.as_str())),
             (PvType::Doubles { .. }, Value::Doubles(v)) => EpicsValue::DoubleArray(v.into()),
             (_, other) => return Err(format!("{other:?} does not fit {self:?}")),
@@ -87,6 +107,7 @@ impl PvType {
             (PvType::Text { .. }, EpicsValue::String(s)) => {
                 Value::Text(s.as_str_lossy().into_owned())
             }
+            (PvType::Text { .. }, EpicsValue::CharArray(a)) => Value::Text(text_of_chars(a)),
             (PvType::Doubles { .. }, EpicsValue::DoubleArray(a)) => Value::Doubles(a.to_vec()),
             _ => return None,
         })
@@ -117,10 +138,10 @@ impl PvType {
             EpicsValue::ShortArray(a) => {
                 self.accept_doubles(a.iter().map(|&v| f64::from(v)).collect())
             }
-            EpicsValue::CharArray(a) if matches!(self, PvType::Text { .. }) => {
-                // Long strings arrive as char arrays, NUL-terminated.
-                let end = a.iter().position(|&b| b == 0).unwrap_or(a.len());
-                self.accept_text(&String::from_utf8_lossy(&a[..end]))
+            EpicsValue::CharArray(a) | EpicsValue::UCharArray(a)
+                if matches!(self, PvType::Text { .. }) =>
+            {
+                self.accept_text(&text_of_chars(a))
             }
             other => match other.to_f64() {
                 Some(v) => self.accept_number(v, &other.to_string()),
@@ -266,6 +287,16 @@ mod tests {
             Ok(Value::Text("/data/run1".into()))
         );
         assert!(t.accept_write(&s(&"x".repeat(40))).is_err());
+        let long = PvType::Text { max_len: 255 };
+        let served = long.to_epics(&Value::Text("/a".into())).unwrap();
+        assert_eq!(served.count(), 256);
+        assert_eq!(long.value_of(&served), Some(Value::Text("/a".into())));
+        let chars = |b: &[u8]| EpicsValue::CharArray(b.to_vec().into());
+        assert_eq!(
+            long.accept_write(&chars(b"/b\0\0")),
+            Ok(Value::Text("/b".into()))
+        );
+        assert!(long.accept_write(&chars(&[b'x'; 256])).is_err());
         let w = PvType::Doubles { max_len: 3 };
         assert_eq!(
             w.accept_write(&EpicsValue::DoubleArray(vec![1.0, 2.0].into())),

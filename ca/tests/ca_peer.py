@@ -68,5 +68,16 @@ out["string_enum_unknown"] = write_string("E", "Nope")
 out["string_long_fraction"] = write_string("L", "2.5")
 out["after_long_fraction"] = l.get(use_monitor=False)
 out["string_read_only"] = write_string("RO", "1.0")
-out["native_types"] = {n: native(n) for n in ["D", "L", "E", "S", "W", "RO"]}
+# A long string (char waveform): read and written as text by C libca and
+# as bytes by caproto; one too long for it is refused.
+p = connect("P")
+out["long_text"] = p.get(use_monitor=False, as_string=True)
+long_path = "/data/" + "/".join(["folder"] * 20)
+p.put(long_path, wait=True, timeout=5)
+out["after_long_put"] = p.get(use_monitor=False, as_string=True)
+cp_write(P + "P", b"/short", notify=True, timeout=5, repeater=False)
+out["after_caproto_bytes"] = p.get(use_monitor=False, as_string=True)
+out["long_dbr_string"] = write_string("P", "x" * 39)  # caput without -S
+out["after_dbr_string"] = p.get(use_monitor=False, as_string=True)
+out["native_types"] = {n: native(n) for n in ["D", "L", "E", "S", "P", "W", "RO"]}
 print(json.dumps(out))

@@ -144,10 +144,20 @@ fn c_libca_and_caproto_clients_see_native_types_and_refused_writes() {
     assert_eq!(seen["string_long_fraction"], "ECA_PUTFAIL");
     assert_eq!(seen["after_long_fraction"], 4);
     assert_eq!(seen["string_read_only"], "ECA_NOWTACCESS");
+    // Long strings: longer than a CA string, written as text or bytes.
+    let long_path = format!("/data/{}", vec!["folder"; 20].join("/"));
+    assert_eq!(
+        seen["long_text"],
+        "/data/a/folder/name/longer/than/a/ca/string"
+    );
+    assert_eq!(seen["after_long_put"], long_path.as_str());
+    assert_eq!(seen["after_caproto_bytes"], "/short");
+    assert_eq!(seen["long_dbr_string"], "ok");
+    assert_eq!(seen["after_dbr_string"], "x".repeat(39).as_str());
     // No write changed a PV's type.
     assert_eq!(
         seen["native_types"],
-        serde_json::json!({"D": "double", "L": "long", "E": "enum", "S": "string", "W": "double", "RO": "double"})
+        serde_json::json!({"D": "double", "L": "long", "E": "enum", "S": "string", "P": "char", "W": "double", "RO": "double"})
     );
 
     // The daemon sees exactly the accepted writes, converted, in order.
@@ -161,6 +171,9 @@ fn c_libca_and_caproto_clients_see_native_types_and_refused_writes() {
             ("Test:CA:D".to_string(), Value::Double(7.25)),
             ("Test:CA:D".to_string(), Value::Double(3.5)),
             ("Test:CA:E".to_string(), Value::Long(1)),
+            ("Test:CA:P".to_string(), Value::Text(long_path.clone())),
+            ("Test:CA:P".to_string(), Value::Text("/short".into())),
+            ("Test:CA:P".to_string(), Value::Text("x".repeat(39))),
         ]
     );
     assert_eq!(server.get("Test:CA:D"), Some(Value::Double(3.5)));

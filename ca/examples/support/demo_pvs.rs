@@ -3,8 +3,8 @@
 
 use ca::{PvSpec, PvType, Value};
 
-/// `<prefix>D`, `L`, `E`, `S`, `W`, `RO`: a double with unit and range, a
-/// long, an enum, a string, a 100k-double read-only waveform, a read-only
+/// `<prefix>D`, `L`, `E`, `S`, `P`, `W`, `RO`: a double with unit and range, a
+/// long, an enum, a string, a long string (char waveform), a 100k-double read-only waveform, a read-only
 /// double.
 pub fn demo_pvs(prefix: &str) -> Vec<PvSpec> {
     let pv = |name: &str, kind, initial, writable| PvSpec {
@@ -38,6 +38,12 @@ pub fn demo_pvs(prefix: &str) -> Vec<PvSpec> {
             "S",
             PvType::Text { max_len: 39 },
             Value::Text("hello".into()),
+            true,
+        ),
+        pv(
+            "P",
+            PvType::Text { max_len: 255 },
+            Value::Text("/data/a/folder/name/longer/than/a/ca/string".into()),
             true,
         ),
         pv(

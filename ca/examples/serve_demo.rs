@@ -6,7 +6,7 @@
 #[path = "support/demo_pvs.rs"]
 mod demo_pvs;
 
-use ca::PvServer;
+use ca::{PvServer, WriteEvent};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -29,8 +29,15 @@ fn main() -> ExitCode {
         }
     };
     println!("serving on port {}", server.port());
-    while let Some(w) = writes.blocking_recv() {
-        println!("write {} = {:?} from {}", w.name, w.value, w.client);
+    while let Some(event) = writes.blocking_recv() {
+        match event {
+            WriteEvent::Accepted(w) => {
+                println!("write {} = {:?} from {}", w.name, w.value, w.client)
+            }
+            WriteEvent::Refused {
+                name, sent, reason, ..
+            } => println!("refused {name} = {sent}: {reason}"),
+        }
     }
     ExitCode::SUCCESS
 }

@@ -14,6 +14,8 @@ pub enum Value {
     Text(String),
     /// A floating-point waveform.
     Doubles(Vec<f64>),
+    /// An integer waveform (read from other servers; never served).
+    Longs(Vec<i64>),
 }
 
 /// A PV's native type and the rule its writes must meet.
@@ -121,6 +123,7 @@ impl PvType {
             Value::Long(v) => self.accept_number(*v as f64, &v.to_string()),
             Value::Text(t) => self.accept_text(t),
             Value::Doubles(v) => self.accept_doubles(v.clone()),
+            Value::Longs(v) => self.accept_doubles(v.iter().map(|&x| x as f64).collect()),
         }
     }
 

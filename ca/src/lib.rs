@@ -8,8 +8,14 @@
 //! stores it and forwards it as a [`Write`]; anything else is refused with
 //! ECA_PUTFAIL and the value stays as it was.
 
+//!
+//! A [`PvClient`] reads, writes (with completion) and monitors PVs served
+//! elsewhere.
+
+mod client;
 mod convert;
 mod server;
 
-pub use convert::{PvType, Value};
-pub use server::{PvServer, PvSpec, ServeError, Write};
+pub use client::{ClientError, Monitor, PvClient, Reading};
+pub use convert::{PvType, Value, CA_STRING_LEN};
+pub use server::{PvServer, PvSpec, ServeError, Write, WriteEvent};

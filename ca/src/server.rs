@@ -43,6 +43,25 @@ pub struct Write {
     pub client: String,
 }
 
+/// What a client's write did: accepted (stored, and here converted), or
+/// refused with the reason the client was sent an error for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteEvent {
+    /// Stored.
+    Accepted(Write),
+    /// Refused; the PV kept its value.
+    Refused {
+        /// The PV.
+        name: String,
+        /// What was sent, as text.
+        sent: String,
+        /// Why it was refused (for the operator).
+        reason: String,
+        /// The client's user name, host and address.
+        client: String,
+    },
+}
+
 /// Why serving or setting failed.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ServeError {
@@ -77,10 +96,10 @@ pub struct PvServer {
 }
 
 impl PvServer {
-    /// Serves `specs` on TCP/UDP `port` (0: any free port). Accepted writes
-    /// arrive on the returned receiver, which holds up to `queue` of them;
-    /// a write that finds it full is refused (the client sees ECA_PUTFAIL)
-    /// rather than stored unseen.
+    /// Serves `specs` on TCP/UDP `port` (0: any free port). Accepted writes,
+    /// and refusals of unconvertible values, arrive on the returned receiver,
+    /// which holds up to `queue` of them; a write that finds it full is
+    /// refused (the client sees ECA_PUTFAIL) rather than stored unseen.
     ///
     /// The network setup (interfaces, beacons) comes from the `EPICS_CAS_*`
     /// environment, which `epics-ca-rs` reads once per process.
@@ -88,7 +107,7 @@ impl PvServer {
         specs: Vec<PvSpec>,
         port: u16,
         queue: usize,
-    ) -> Result<(Self, mpsc::Receiver<Write>), ServeError> {
+    ) -> Result<(Self, mpsc::Receiver<WriteEvent>), ServeError> {
         let mut seen = std::collections::HashSet::new();
         for spec in &specs {
             if !seen.insert(spec.name.clone()) {
@@ -171,7 +190,7 @@ type Ready = std::sync::mpsc::Sender<Result<(Served, u16), ServeError>>;
 fn serve(
     specs: Vec<PvSpec>,
     port: u16,
-    writes: mpsc::Sender<Write>,
+    writes: mpsc::Sender<WriteEvent>,
     ready: Ready,
     stop: oneshot::Receiver<()>,
 ) {
@@ -211,7 +230,7 @@ fn serve(
 async fn build(
     specs: &[PvSpec],
     port: u16,
-    writes: mpsc::Sender<Write>,
+    writes: mpsc::Sender<WriteEvent>,
 ) -> Result<(CaServer, Served), ServeError> {
     let mut builder = CaServer::builder().port(port);
     for spec in specs {
@@ -261,7 +280,7 @@ async fn build(
 fn write_hook(
     spec: &PvSpec,
     pv: std::sync::Weak<ProcessVariable>,
-    writes: mpsc::Sender<Write>,
+    writes: mpsc::Sender<WriteEvent>,
 ) -> WriteHook {
     let (name, kind, writable) = (spec.name.clone(), spec.kind.clone(), spec.writable);
     Arc::new(move |value: EpicsValue, ctx: WriteContext| {
@@ -272,18 +291,28 @@ fn write_hook(
                 warn!(pv = %name, %client, "write refused: read-only");
                 return Err(CaError::ReadOnlyField(name));
             }
-            let accepted = kind.accept_write(&value).map_err(|reason| {
-                warn!(pv = %name, %client, "write refused: {reason}");
-                CaError::InvalidValue(reason)
-            })?;
+            let accepted = match kind.accept_write(&value) {
+                Ok(v) => v,
+                Err(reason) => {
+                    warn!(pv = %name, %client, "write refused: {reason}");
+                    // Best effort: a full queue already refuses everything.
+                    let _ = writes.try_send(WriteEvent::Refused {
+                        name: name.clone(),
+                        sent: value.to_string(),
+                        reason: reason.clone(),
+                        client,
+                    });
+                    return Err(CaError::InvalidValue(reason));
+                }
+            };
             let stored = kind.to_epics(&accepted).map_err(CaError::InvalidValue)?;
             // Queue before storing: a write the daemon will not see is refused.
             writes
-                .try_send(Write {
+                .try_send(WriteEvent::Accepted(Write {
                     name: name.clone(),
                     value: accepted,
                     client,
-                })
+                }))
                 .map_err(|e| {
                     warn!(pv = %name, "write refused: the daemon is not keeping up ({e})");
                     CaError::InvalidValue("busy".into())

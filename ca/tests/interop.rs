@@ -5,7 +5,7 @@
 #[path = "../examples/support/demo_pvs.rs"]
 mod demo_pvs;
 
-use ca::{PvServer, Value};
+use ca::{PvServer, Value, WriteEvent};
 use serde_json::Value as Json;
 use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
@@ -162,8 +162,12 @@ fn c_libca_and_caproto_clients_see_native_types_and_refused_writes() {
 
     // The daemon sees exactly the accepted writes, converted, in order.
     let mut accepted = Vec::new();
-    while let Ok(w) = writes.try_recv() {
-        accepted.push((w.name, w.value));
+    let mut refused = Vec::new();
+    while let Ok(event) = writes.try_recv() {
+        match event {
+            WriteEvent::Accepted(w) => accepted.push((w.name, w.value)),
+            WriteEvent::Refused { name, sent, .. } => refused.push((name, sent)),
+        }
     }
     assert_eq!(
         accepted,
@@ -176,6 +180,15 @@ fn c_libca_and_caproto_clients_see_native_types_and_refused_writes() {
             ("Test:CA:P".to_string(), Value::Text("x".repeat(39))),
         ]
     );
+    // Refusals of unconvertible values are reported too (read-only is not
+    // an input problem and is only logged).
+    let refused_names: Vec<&str> = refused.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        refused_names,
+        vec!["Test:CA:D", "Test:CA:D", "Test:CA:E", "Test:CA:L"],
+        "{refused:?}"
+    );
+    assert!(refused[1].1.contains("abc"), "{refused:?}");
     assert_eq!(server.get("Test:CA:D"), Some(Value::Double(3.5)));
     server
         .set("Test:CA:RO", Value::Double(9.0))

@@ -4,20 +4,8 @@
 
 use std::collections::BTreeMap;
 
-/// A PV's value as collected.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PvValue {
-    /// A floating-point scalar.
-    Double(f64),
-    /// An integer or enum index.
-    Long(i64),
-    /// A string.
-    Text(String),
-    /// A floating-point waveform.
-    Doubles(Vec<f64>),
-    /// An integer waveform.
-    Longs(Vec<i64>),
-}
+/// A PV's value as collected (the `ca` layer's value type).
+pub use ca::Value as PvValue;
 
 /// One recorded PV: its full name, value and engineering unit if known.
 #[derive(Debug, Clone, PartialEq)]

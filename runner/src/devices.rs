@@ -1,6 +1,7 @@
 //! The interfaces the step loop drives.
 
 use crate::data::StepData;
+use crate::sequence::SequenceReport;
 use async_trait::async_trait;
 use std::time::Duration;
 use thiserror::Error;
@@ -103,6 +104,11 @@ pub trait StepCallback: Send {
         _ctx: &StepContext,
         _data: &mut StepData,
     ) -> Result<(), CallbackError> {
+        Ok(())
+    }
+    /// Once after the last step, whatever the outcome (e.g. the HDF5
+    /// writer records the exit status). A failure is logged.
+    async fn sequence_end(&mut self, _report: &SequenceReport) -> Result<(), CallbackError> {
         Ok(())
     }
 }

@@ -10,6 +10,8 @@
 
 mod data;
 mod devices;
+pub mod epics;
+mod pv_groups;
 mod sequence;
 
 pub use data::{PvRecord, PvValue, StepData};
@@ -17,4 +19,5 @@ pub use devices::{
     CallbackError, Detector, DeviceError, Positioner, StepCallback, StepContext, SweepOutcome,
     Trigger,
 };
+pub use pv_groups::{PvGroupError, PvGroups};
 pub use sequence::{run_sequence, Devices, RetryPolicy, SequenceOutcome, SequenceReport};

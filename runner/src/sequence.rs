@@ -236,5 +236,13 @@ pub async fn run_sequence(
         warn!("sequence failed: {reason}");
         run.report.outcome = SequenceOutcome::IoFail(reason);
     }
+    for callback in run.callbacks.iter_mut() {
+        if let Err(e) = callback.sequence_end(&run.report).await {
+            warn!(callback = callback.name(), "at sequence end: {e}");
+            run.report
+                .callback_failures
+                .push(format!("{} at sequence end: {e}", callback.name()));
+        }
+    }
     run.report
 }

@@ -4,59 +4,16 @@
 
 #[path = "../examples/support/demo_pvs.rs"]
 mod demo_pvs;
+#[path = "../../tests/support/loopback.rs"]
+mod loopback;
 
 use ca::{PvServer, Value, WriteEvent};
+use loopback::{free_port, loopback_env, python};
 use serde_json::Value as Json;
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// A port free for both TCP and UDP on loopback.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind a TCP port");
-        let port = tcp.local_addr().expect("local address").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port pair on loopback");
-}
-
-/// Loopback-only settings for this process's server and for the client.
-fn loopback_env(server_port: u16) -> Vec<(String, String)> {
-    let repeater = free_port();
-    let beacon = free_port();
-    [
-        ("EPICS_CA_ADDR_LIST", "127.0.0.1".to_string()),
-        ("EPICS_CA_AUTO_ADDR_LIST", "NO".to_string()),
-        ("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1".to_string()),
-        ("EPICS_CAS_BEACON_ADDR_LIST", "127.0.0.1".to_string()),
-        ("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "NO".to_string()),
-        ("EPICS_CA_SERVER_PORT", server_port.to_string()),
-        ("EPICS_CA_REPEATER_PORT", repeater.to_string()),
-        ("EPICS_CAS_BEACON_PORT", beacon.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-fn python() -> PathBuf {
-    let venv = std::env::var_os("FWS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/fws-daemon/venv")
-        });
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/test.sh, which installs pyepics and caproto",
-        python.display()
-    );
-    python
-}
 
 /// Runs `command` to completion, killing it (and failing) after `deadline`.
 fn run_with_deadline(command: &mut Command, deadline: Duration) -> Output {

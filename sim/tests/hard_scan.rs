@@ -42,7 +42,10 @@ fn loopback(port: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hard_scan_against_the_simulated_ioc() {
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("info")
+        .try_init();
     a_sweep_records_the_beam_at_the_interaction_position().await;
     failing_and_hanging_sweeps_are_retried_then_end_the_sequence().await;
 }

@@ -1,0 +1,21 @@
+//! The step callbacks the daemon chains after the step loop's data: the
+//! status PVs ([`StatusCallback`]) and the HDF5 writer ([`Hdf5Writer`],
+//! required: a write failure ends the sequence). The Gaussian fit and user
+//! callbacks join them in later issues.
+
+mod hdf5_file;
+mod status;
+mod writer;
+
+pub use hdf5_file::{step_group_name, ExitAttributes, FileError, RootAttributes, ScanFile};
+pub use status::StatusCallback;
+pub use writer::Hdf5Writer;
+
+use ca::Value;
+
+/// Where callbacks publish operator-visible values (the daemon's PVs).
+pub trait Publish: Send + Sync {
+    /// Sets PV `name` (under the daemon's prefix) to `value`; failures are
+    /// the publisher's to log.
+    fn publish(&self, name: &str, value: Value);
+}

@@ -1,0 +1,145 @@
+//! The writer through the step loop's callback interface: layout, flush per
+//! step (a reader sees every completed step while the file is still open),
+//! exit status, and FileName published once.
+#![allow(clippy::unwrap_used)]
+
+use ca::Value;
+use callbacks::{Hdf5Writer, Publish, RootAttributes};
+use hdf5::types::VarLenUnicode;
+use runner::{PvRecord, SequenceOutcome, SequenceReport, StepCallback, StepContext, StepData};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+struct Published(Mutex<Vec<(String, Value)>>);
+
+impl Publish for Published {
+    fn publish(&self, name: &str, value: Value) {
+        self.0.lock().unwrap().push((name.to_string(), value));
+    }
+}
+
+fn step(i: usize) -> StepData {
+    let mut data = StepData::default();
+    data.push(
+        "scan",
+        PvRecord {
+            name: "Test:SCAN:PosToDelay".into(),
+            value: Value::Double(i as f64),
+            egu: Some("mm".into()),
+        },
+    );
+    data.push(
+        "struck",
+        PvRecord {
+            name: "Test:STRUCK:H-PDB-TRC2-ArrayData".into(),
+            value: Value::Doubles(vec![0.5; 10]),
+            egu: None,
+        },
+    );
+    data.metadata
+        .insert("Test:SCAN:ScanStatus".into(), Value::Long(0));
+    data
+}
+
+fn root(path: &str) -> RootAttributes {
+    RootAttributes {
+        num_scans: 3,
+        position_scan: Some((-1.0, 1.0)),
+        relative_scan: false,
+        file_path: path.into(),
+        start_time: "2026-11-22T10:00:00+00:00".into(),
+        username: "op".into(),
+        daemon_version: "fws-daemon test".into(),
+        plan: vec![-1.0, 0.0, 1.0],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
+    let published = Arc::new(Published::default());
+    let mut writer = Hdf5Writer::new(
+        path.clone(),
+        root(&path.to_string_lossy()),
+        published.clone(),
+    );
+    assert!(writer.required());
+    for i in 0..2 {
+        let ctx = StepContext {
+            index: i,
+            total: 3,
+            positions: vec![i as f64],
+            elapsed: Duration::ZERO,
+        };
+        writer.post_step(&ctx, &mut step(i)).await.unwrap();
+        // Flushed: another handle sees the step now.
+        let file = hdf5::File::open(&path).unwrap();
+        assert_eq!(file.member_names().unwrap().len(), i + 1);
+    }
+    let report = SequenceReport {
+        outcome: SequenceOutcome::IoFail("step 3: the sweep failed".into()),
+        completed_steps: 2,
+        sweep_retries: 2,
+        callback_failures: vec![],
+    };
+    writer.sequence_end(&report).await.unwrap();
+    drop(writer);
+
+    let file = hdf5::File::open(&path).unwrap();
+    assert_eq!(file.member_names().unwrap(), vec!["scan_001", "scan_002"]);
+    let pos = file.dataset("scan_002/scan/Test:SCAN:PosToDelay").unwrap();
+    assert_eq!(pos.read_scalar::<f64>().unwrap(), 1.0);
+    let egu: VarLenUnicode = pos.attr("egu").unwrap().read_scalar().unwrap();
+    assert_eq!(egu.as_str(), "mm");
+    let trace = file
+        .dataset("scan_001/struck/Test:STRUCK:H-PDB-TRC2-ArrayData")
+        .unwrap();
+    assert_eq!(trace.read_raw::<f64>().unwrap(), vec![0.5; 10]);
+    assert!(trace.attr("egu").is_err());
+    let status: i64 = file
+        .group("scan_001")
+        .unwrap()
+        .attr("Test:SCAN:ScanStatus")
+        .unwrap()
+        .read_scalar()
+        .unwrap();
+    assert_eq!(status, 0);
+    let exit: VarLenUnicode = file.attr("exit_status").unwrap().read_scalar().unwrap();
+    assert_eq!(exit.as_str(), "Failed");
+    let range = file
+        .attr("position_scan")
+        .unwrap()
+        .read_raw::<f64>()
+        .unwrap();
+    assert_eq!(range, vec![-1.0, 1.0]);
+    assert!(file
+        .attr("relative_scan")
+        .unwrap()
+        .read_scalar::<bool>()
+        .is_ok());
+    let names: Vec<String> = published
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(names, vec!["FileName"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_folder_is_a_callback_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing/sub/x.h5");
+    let mut writer = Hdf5Writer::new(path.clone(), root("x"), Arc::new(Published::default()));
+    let ctx = StepContext {
+        index: 0,
+        total: 1,
+        positions: vec![0.0],
+        elapsed: Duration::ZERO,
+    };
+    let err = writer.post_step(&ctx, &mut step(0)).await.unwrap_err();
+    assert!(err.0.contains("x.h5"), "{err}");
+}

@@ -1,0 +1,47 @@
+//! The command line: the reference's, plus ours (`--data-root`,
+//! `--config`, `--no-sim`, `--pv-host`, `--sim-config`).
+
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+/// A scan daemon for EPICS fast wire scanners.
+#[derive(Debug, Parser)]
+#[command(name = "fws-daemon", version)]
+pub struct Args {
+    /// Scanner index, 0..99 (production names exist for 1..6).
+    pub scanner_index: i64,
+    /// Use the Test:* prefixes and, unless --no-sim, the built-in simulator.
+    #[arg(long)]
+    pub test_mode: bool,
+    /// An executable speaking the custom-callback protocol (not yet supported).
+    #[arg(long, value_name = "PATH")]
+    pub custom_callback: Option<PathBuf>,
+    /// Log folder (default var/log/fws-daemon/fws-NN).
+    #[arg(long, value_name = "PATH")]
+    pub log_dir: Option<PathBuf>,
+    /// Every output and extra-PV file must lie inside this folder
+    /// (default: the config's data_root, else the current folder).
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Station settings (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// In test mode, do not start the built-in simulator (run fws-sim).
+    #[arg(long)]
+    pub no_sim: bool,
+    /// Simulator settings (YAML: beam, sweep time, faults).
+    #[arg(long, value_name = "FILE")]
+    pub sim_config: Option<PathBuf>,
+    /// Who hosts the daemon's PVs.
+    #[arg(long, value_enum, default_value_t = PvHost::Embedded)]
+    pub pv_host: PvHost,
+}
+
+/// Who hosts the daemon's PVs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PvHost {
+    /// Our own Channel Access server.
+    Embedded,
+    /// A site IOC (comes with a later release).
+    Ioc,
+}

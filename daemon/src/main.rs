@@ -1,0 +1,300 @@
+//! `fws-daemon <scanner_index> [--test-mode] ...`: serves the scanner's
+//! daemon PVs and runs a scan sequence each time an operator writes
+//! Trigger=1. See README.md for the PVs and the settings files.
+
+mod autosave;
+mod bridge;
+mod cli;
+mod context;
+mod cycle;
+mod logging;
+mod station;
+mod task;
+
+use autosave::Autosave;
+use clap::Parser;
+use cli::{Args, PvHost};
+use context::Context;
+use planner::{Naming, Prefixes, ScannerIndex, DEFAULT_MAX_STEPS};
+use runner::PvGroups;
+use sim::{SimConfig, SimIoc};
+use station::Station;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{error, info, warn};
+
+/// Exit code for bad arguments or settings (nothing started).
+const EXIT_USAGE: u8 = 2;
+/// Exit code for a failure while running.
+const EXIT_RUNTIME: u8 = 1;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let setup = match Setup::from_args(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("fws-daemon: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let _guard = match logging::init(&setup.log_dir) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("fws-daemon: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if args.test_mode {
+        loopback_defaults();
+    }
+    // epics-ca-rs exits the process itself this long after SIGTERM.
+    if std::env::var_os("EPICS_CAS_DRAIN_GRACE_SECS").is_none() {
+        std::env::set_var("EPICS_CAS_DRAIN_GRACE_SECS", "0");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match runtime.block_on(serve(setup)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// Everything decided from the command line and settings before starting.
+struct Setup {
+    index: ScannerIndex,
+    prefixes: Prefixes,
+    station: Station,
+    data_root: PathBuf,
+    log_dir: PathBuf,
+    sim: Option<SimConfig>,
+    groups: (PvGroups, PvGroups),
+}
+
+impl Setup {
+    fn from_args(args: &Args) -> Result<Self, String> {
+        let index = ScannerIndex::try_from(args.scanner_index).map_err(|e| e.to_string())?;
+        if args.pv_host == PvHost::Ioc {
+            return Err(
+                "--pv-host ioc (PVs hosted by a site IOC) is not supported yet; \
+                        use the default --pv-host embedded"
+                    .into(),
+            );
+        }
+        if let Some(path) = &args.custom_callback {
+            return Err(format!(
+                "--custom-callback {}: custom callbacks are not supported yet",
+                path.display()
+            ));
+        }
+        let naming = if args.test_mode {
+            Naming::Test
+        } else {
+            Naming::Production
+        };
+        let station = match &args.config {
+            Some(path) => Station::load(path)?,
+            None => Station::default(),
+        };
+        let prefixes = station.apply(
+            Prefixes::new(index, naming)
+                .map_err(|e| format!("{e}; use --test-mode, or give the prefixes in --config"))?,
+        );
+        let data_root = args
+            .data_root
+            .clone()
+            .or_else(|| station.data_root.clone())
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&data_root)
+            .map_err(|e| format!("data root {}: {e}", data_root.display()))?;
+        let data_root = data_root
+            .canonicalize()
+            .map_err(|e| format!("data root {}: {e}", data_root.display()))?;
+        let log_dir = args
+            .log_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("var/log/fws-daemon/fws-{:02}", index.get())));
+        let sim = if args.test_mode && !args.no_sim {
+            Some(match &args.sim_config {
+                Some(path) => SimConfig::load(path).map_err(|e| e.to_string())?,
+                None => SimConfig::default(),
+            })
+        } else {
+            if args.sim_config.is_some() {
+                return Err("--sim-config needs --test-mode without --no-sim".into());
+            }
+            None
+        };
+        let groups = (
+            load_groups(station.pv_groups.data.as_deref(), PvGroups::reference_data)?
+                .with_prefixes(&prefixes)
+                .map_err(|e| e.to_string())?,
+            load_groups(
+                station.pv_groups.metadata.as_deref(),
+                PvGroups::reference_metadata,
+            )?
+            .with_prefixes(&prefixes)
+            .map_err(|e| e.to_string())?,
+        );
+        Ok(Self {
+            index,
+            prefixes,
+            station,
+            data_root,
+            log_dir,
+            sim,
+            groups,
+        })
+    }
+}
+
+fn load_groups(
+    path: Option<&Path>,
+    default: fn() -> Result<PvGroups, runner::PvGroupError>,
+) -> Result<PvGroups, String> {
+    match path {
+        None => default().map_err(|e| e.to_string()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            PvGroups::parse_yaml(&text).map_err(|e| format!("{}: {e}", p.display()))
+        }
+    }
+}
+
+/// Test mode talks to its own simulator: keep Channel Access on loopback
+/// unless the site configured it.
+fn loopback_defaults() {
+    for (key, value) in [
+        ("EPICS_CA_ADDR_LIST", "127.0.0.1"),
+        ("EPICS_CA_AUTO_ADDR_LIST", "NO"),
+        ("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1"),
+        ("EPICS_CAS_BEACON_ADDR_LIST", "127.0.0.1"),
+        ("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "NO"),
+    ] {
+        if std::env::var_os(key).is_none() {
+            // Before any thread starts (the runtime is built after this).
+            std::env::set_var(key, value);
+        }
+    }
+}
+
+async fn serve(setup: Setup) -> Result<(), String> {
+    let main = setup.prefixes.main.clone();
+    let max_steps = setup.station.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
+    let (autosave, problem) =
+        Autosave::load(Autosave::path_for(&setup.data_root, setup.index.get()));
+    if let Some(problem) = problem {
+        warn!("autosave not restored, using defaults: {problem}");
+    }
+    let mut specs = bridge::bridge_pvs(&main, max_steps);
+    let mut restored = 0;
+    for spec in &mut specs {
+        let Some(name) = spec.name.strip_prefix(&main) else {
+            continue;
+        };
+        if let Some(saved) = bridge::INPUTS
+            .contains(&name)
+            .then(|| autosave.get(name))
+            .flatten()
+        {
+            spec.initial = saved.clone();
+            restored += 1;
+        }
+    }
+    let sim = setup.sim.map(|config| {
+        Arc::new(SimIoc::new(
+            &setup.prefixes,
+            &setup.groups.0,
+            &setup.groups.1,
+            config,
+        ))
+    });
+    if let Some(sim) = &sim {
+        specs.extend(sim.pv_specs());
+    }
+    let port = std::env::var("EPICS_CA_SERVER_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5064);
+    let (server, writes) = match ca::PvServer::start(specs.clone(), port, 1024) {
+        Ok(s) => s,
+        // A restored value the current rules refuse: start from defaults.
+        Err(ca::ServeError::Spec { name, reason }) => {
+            warn!("autosaved {name} not restored ({reason}); using defaults");
+            let defaults = bridge::bridge_pvs(&main, max_steps);
+            let mut all = defaults;
+            if let Some(sim) = &sim {
+                all.extend(sim.pv_specs());
+            }
+            ca::PvServer::start(all, port, 1024).map_err(|e| e.to_string())?
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let server = Arc::new(server);
+    let client = Arc::new(
+        ca::PvClient::new(Duration::from_secs(5))
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let ctx = Arc::new(Context::new(
+        setup.index,
+        setup.prefixes,
+        setup.data_root.clone(),
+        max_steps,
+        setup.station.timing.clone(),
+        setup.groups,
+        server,
+        client,
+    ));
+    logging::publish_to(ctx.publisher.clone());
+    info!(
+        "fws-daemon {} serving {}* on port {} (data root {}, {} inputs restored{})",
+        env!("CARGO_PKG_VERSION"),
+        main,
+        ctx.server.port(),
+        setup.data_root.display(),
+        restored,
+        if sim.is_some() {
+            ", simulator built in"
+        } else {
+            ""
+        }
+    );
+    cycle::run(ctx, writes, sim, autosave, shutdown_signal()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

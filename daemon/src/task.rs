@@ -1,0 +1,260 @@
+//! One task = one scan sequence (spec section 5): inputs -> ScanConfig ->
+//! plan -> step loop with the status and HDF5 callbacks.
+
+use crate::bridge::TaskStatus;
+use crate::context::Context;
+use ca::Value;
+use callbacks::{Hdf5Writer, RootAttributes, StatusCallback};
+use planner::{OutputPathCheck, RawInput, RawScanInputs, ScanConfig, ScanLimits, WithinDataRoot};
+use runner::epics::{EpicsHardScan, HardScanPvs, PvCollector};
+use runner::{run_sequence, Devices, Positioner, PvGroups, SequenceOutcome, StepCallback};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tracing::{error, info, warn};
+
+/// How the task ended, for TaskStatus.
+pub struct TaskEnd {
+    /// The state.
+    pub status: TaskStatus,
+}
+
+fn raw(ctx: &Context, name: &str) -> RawInput {
+    match ctx.input(name) {
+        Some(Value::Double(v)) => RawInput::Number(v),
+        Some(Value::Long(v)) => RawInput::Integer(v),
+        Some(Value::Text(t)) => RawInput::Text(t),
+        _ => RawInput::Text(String::new()),
+    }
+}
+
+fn text(ctx: &Context, name: &str) -> String {
+    match ctx.input(name) {
+        Some(Value::Text(t)) => t.trim().to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Runs one sequence; every failure is logged for the operator.
+pub async fn run(ctx: Arc<Context>) -> TaskEnd {
+    let refused = ctx.refused_inputs();
+    if let Some(problem) = refused.first() {
+        error!("not started: {problem}; write a valid value and trigger again");
+        return TaskEnd {
+            status: TaskStatus::TaskFail,
+        };
+    }
+    let inputs = RawScanInputs {
+        num_scans: raw(&ctx, "NumScans"),
+        relative_scan: raw(&ctx, "RelativeScan"),
+        center_position: raw(&ctx, "CenterPosition"),
+        scan_start: raw(&ctx, "ScanStart"),
+        scan_end: raw(&ctx, "ScanEnd"),
+        output_path: text(&ctx, "OutputPath"),
+    };
+    let limits = ScanLimits {
+        max_steps: ctx.max_steps,
+    };
+    let paths = InsideDataRoot(ctx.data_root.clone());
+    let config = match ScanConfig::from_raw(&inputs, &limits, &paths) {
+        Ok(c) => c,
+        Err(e) => {
+            error!("not started: {e}");
+            return TaskEnd {
+                status: TaskStatus::TaskFail,
+            };
+        }
+    };
+    if config.num_scans == 0 {
+        info!("NumScans is 0: nothing to do");
+        return TaskEnd {
+            status: TaskStatus::Skipped,
+        };
+    }
+    if let Err(e) = std::fs::create_dir_all(&config.output_dir) {
+        error!(
+            "not started: cannot create the output folder {}: {e}",
+            config.output_dir.display()
+        );
+        return TaskEnd {
+            status: TaskStatus::TaskFail,
+        };
+    }
+    // Links on disk may lead out of the data root: check where it really is.
+    if let Err(e) = paths.check_on_disk(&config.output_dir) {
+        error!("not started: OutputPath {e}");
+        return TaskEnd {
+            status: TaskStatus::TaskFail,
+        };
+    }
+    let (data, metadata) = groups(&ctx);
+    let client = Arc::clone(&ctx.client);
+    let mut hard_scan = EpicsHardScan::new(
+        Arc::clone(&client),
+        HardScanPvs::new(&ctx.prefixes),
+        crate::station::secs(ctx.timing.put_s),
+        crate::station::secs(ctx.timing.pv_read_s),
+    );
+    let mut trigger = EpicsHardScan::new(
+        Arc::clone(&client),
+        HardScanPvs::new(&ctx.prefixes),
+        crate::station::secs(ctx.timing.put_s),
+        crate::station::secs(ctx.timing.pv_read_s),
+    );
+    let current = if config.relative {
+        match hard_scan.current().await {
+            Ok(p) => p.first().copied(),
+            Err(e) => {
+                error!("IO failure: reading the current position: {e}");
+                return TaskEnd {
+                    status: TaskStatus::IoFail,
+                };
+            }
+        }
+    } else {
+        None
+    };
+    let plan = match config.plan(current, &limits) {
+        Ok(p) => p,
+        Err(e) => {
+            error!("not started: {e}");
+            return TaskEnd {
+                status: TaskStatus::TaskFail,
+            };
+        }
+    };
+    let path = config.file_path(ctx.index, chrono::Local::now().naive_local());
+    let root = RootAttributes {
+        num_scans: config.num_scans,
+        position_scan: Some(config.position_scan()),
+        relative_scan: config.relative,
+        file_path: path.to_string_lossy().into_owned(),
+        start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+        username: whoami(),
+        daemon_version: format!("fws-daemon (Rust) {}", env!("CARGO_PKG_VERSION")),
+        plan: plan.steps().map(|s| s.positions[0]).collect(),
+    };
+    info!(
+        "scan of {} steps from {} to {} mm into {}",
+        plan.len(),
+        config.start,
+        config.end,
+        path.display()
+    );
+    let mut collector = PvCollector::new(
+        client,
+        data,
+        metadata,
+        crate::station::secs(ctx.timing.pv_read_s),
+    );
+    let mut chain: Vec<Box<dyn StepCallback>> = vec![
+        Box::new(StatusCallback::new(ctx.publisher.clone())),
+        Box::new(Hdf5Writer::new(path, root, ctx.publisher.clone())),
+    ];
+    let report = run_sequence(
+        &plan,
+        config.relative,
+        Devices {
+            positioner: &mut hard_scan,
+            trigger: &mut trigger,
+            detector: &mut collector,
+        },
+        &mut chain,
+        &ctx.timing.policy(),
+    )
+    .await;
+    for failure in &report.callback_failures {
+        warn!("callback failed: {failure}");
+    }
+    match report.outcome {
+        SequenceOutcome::Success => {
+            info!(
+                "scan complete: {} steps, {} sweep retries",
+                report.completed_steps, report.sweep_retries
+            );
+            TaskEnd {
+                status: TaskStatus::Success,
+            }
+        }
+        SequenceOutcome::IoFail(reason) => {
+            error!(
+                "IO failure after {} completed steps: {reason}",
+                report.completed_steps
+            );
+            TaskEnd {
+                status: TaskStatus::IoFail,
+            }
+        }
+    }
+}
+
+/// The default groups plus the operator's extra files (full PV names),
+/// read now; a file that cannot be used is a warning, not a failure.
+fn groups(ctx: &Context) -> (PvGroups, PvGroups) {
+    let mut data = ctx.data_groups.clone();
+    let mut metadata = ctx.metadata_groups.clone();
+    for (pv, target) in [
+        ("DataFilePath", &mut data),
+        ("MetadataFilePath", &mut metadata),
+    ] {
+        let wanted = text(ctx, pv);
+        if wanted.is_empty() {
+            continue;
+        }
+        match extra_groups(&ctx.data_root, &wanted) {
+            Ok(extra) => {
+                info!("{pv}: {} extra PVs from {wanted}", extra.len());
+                target.merge(&extra);
+            }
+            Err(e) => warn!("{pv} {wanted:?} not used, going on with the defaults: {e}"),
+        }
+    }
+    (data, metadata)
+}
+
+fn extra_groups(root: &Path, wanted: &str) -> Result<PvGroups, String> {
+    let rule = InsideDataRoot(root.to_path_buf());
+    let path = rule.resolve(wanted)?;
+    rule.check_on_disk(&path)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+    let groups = PvGroups::parse_yaml(&text).map_err(|e| e.to_string())?;
+    if groups.names().any(|n| n.contains('{')) {
+        return Err("runtime files take full PV names, not {prefix} templates".into());
+    }
+    Ok(groups)
+}
+
+/// The lexical rule of the planner, plus a check on disk that links do not
+/// lead out of the data root.
+struct InsideDataRoot(PathBuf);
+
+impl InsideDataRoot {
+    fn check_on_disk(&self, path: &Path) -> Result<(), String> {
+        let real = path
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if real.starts_with(&self.0) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} leads outside the data root {}",
+                path.display(),
+                self.0.display()
+            ))
+        }
+    }
+}
+
+impl OutputPathCheck for InsideDataRoot {
+    fn resolve(&self, raw: &str) -> Result<PathBuf, String> {
+        WithinDataRoot {
+            root: self.0.clone(),
+        }
+        .resolve(raw)
+    }
+}
+
+fn whoami() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}

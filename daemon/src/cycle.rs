@@ -89,6 +89,19 @@ pub async fn run(
         }
     }
     heartbeat.abort();
+    // Inputs written just before the shutdown are saved too.
+    while let Ok(event) = writes.try_recv() {
+        if let WriteEvent::Accepted(w) = event {
+            match w.name.strip_prefix(&ctx.prefixes.main) {
+                Some(name) if INPUTS.contains(&name) => {
+                    if let Err(e) = autosave.save(name, w.value) {
+                        warn!("{e}");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
     if let Some((task, _)) = running {
         task.abort();
         warn!("a running sequence was stopped by the shutdown; its file keeps the completed steps");

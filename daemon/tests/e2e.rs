@@ -1,0 +1,55 @@
+//! End to end: the fws-daemon binary in test mode with its built-in
+//! simulator, driven by pyepics (C libca) as an operator would, its files
+//! read with h5py (`operator_peer.py` holds the checks), on loopback with ports
+//! of this test's own.
+
+#[path = "../../tests/support/loopback.rs"]
+mod loopback;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn an_operator_drives_scans_with_pyepics_and_reads_the_files_with_h5py() {
+    let work = tempfile::tempdir().expect("a work folder");
+    let port = loopback::free_port();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/operator_peer.py");
+    let mut child = Command::new(loopback::python())
+        .arg(&script)
+        .arg(env!("CARGO_BIN_EXE_fws-daemon"))
+        .arg(work.path())
+        .envs(loopback::loopback_env(port))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the operator script");
+    let started = Instant::now();
+    while child.try_wait().expect("poll").is_none() {
+        if started.elapsed() > Duration::from_secs(240) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("the script's output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let logs: String = ["daemon-1.log", "daemon-2.log"]
+        .iter()
+        .filter_map(|n| std::fs::read_to_string(work.path().join(n)).ok())
+        .collect();
+    assert!(
+        out.status.success(),
+        "operator checks failed:\n{stdout}\n{}\n--- daemon log (tail) ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        logs.lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.contains("\"checks\""), "{stdout}");
+}

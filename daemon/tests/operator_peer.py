@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""The operator's side of the end-to-end test: pyepics (the reference C
+libca) drives a running fws-daemon in test mode, h5py reads its files.
+Started by tests/e2e.rs with loopback-only CA settings in the environment.
+
+usage: operator_peer.py DAEMON_BINARY WORK_DIR
+Exits non-zero with a message on the first failed check.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import epics
+import h5py
+from caproto import ChannelType
+from caproto.sync.client import write as cp_write
+import numpy as np
+
+BIN, WORK = sys.argv[1], sys.argv[2]
+DATA = os.path.join(WORK, "data")
+P = "Test:SCAN:DMN-"
+SIM = os.path.join(WORK, "sim.yaml")
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    if not cond:
+        raise SystemExit(f"FAILED: {what}")
+    checks += 1
+
+
+def start_daemon(log_name):
+    log = open(os.path.join(WORK, log_name), "w")
+    proc = subprocess.Popen(
+        [BIN, "1", "--test-mode", "--data-root", DATA, "--log-dir",
+         os.path.join(WORK, "log"), "--sim-config", SIM],
+        stdout=log, stderr=subprocess.STDOUT)
+    pv = epics.PV(P + "Busy", auto_monitor=False)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if pv.wait_for_connection(timeout=0.5):
+            return proc
+        check(proc.poll() is None, f"the daemon exited early (see {log_name})")
+    raise SystemExit("FAILED: the daemon did not come up within 20 s")
+
+
+def stop_daemon(proc):
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+def get(name, **kw):
+    return epics.caget(P + name, use_monitor=False, timeout=5, **kw)
+
+
+def text(name):
+    return get(name, as_string=True) or ""
+
+
+def put(name, value):
+    return epics.caput(P + name, value, wait=True, timeout=5)
+
+
+def files():
+    out = []
+    for root, _, names in os.walk(DATA):
+        out += [os.path.join(root, n) for n in names if n.endswith(".h5")]
+    return sorted(out)
+
+
+def run_sequence(timeout=60):
+    """Trigger and wait for Busy 1 -> 0 (by polling the read-back here:
+    the daemon itself polls nothing)."""
+    busy = []
+    epics.camonitor(P + "Busy", callback=lambda value=None, **_: busy.append(value))
+    check(put("Trigger", 1) == 1, "Trigger accepted")
+    deadline = time.time() + timeout
+    while time.time() < deadline and not (1 in busy and busy[-1] == 0):
+        time.sleep(0.02)
+    epics.camonitor_clear(P + "Busy")
+    check(1 in busy and busy[-1] == 0, f"Busy went 1 -> 0 (saw {busy})")
+    return text("TaskStatus")
+
+
+with open(SIM, "w") as f:
+    # Sweeps 1-5: the good scan; 6-7 the busy test; 8 ok, 9-11 fail.
+    f.write("sweep_seconds: 0.02\ntrace_samples: 500\n"
+            "faults: {failing_sweeps: [9, 10, 11]}\n")
+
+daemon = start_daemon("daemon-1.log")
+
+# 1. A good scan, checked in the file with h5py.
+put("NumScans", 5)
+put("ScanStart", -2.0)
+put("ScanEnd", 2.0)
+put("RelativeScan", 0)
+put("OutputPath", "runs/a/long/folder/name/beyond/forty/characters")
+check(run_sequence() == "Success", f"TaskStatus Success (ErrorLog: {text('ErrorLog')})")
+check(get("TaskDuration") > 0, "TaskDuration set")
+name = text("FileName")
+check(name.startswith("FWS01_-2_2_n5_") and name.endswith(".h5"), f"FileName {name}")
+path = os.path.join(DATA, "runs/a/long/folder/name/beyond/forty/characters", name)
+check(os.path.exists(path), f"{path} exists")
+with h5py.File(path, "r") as f:
+    check(sorted(f.keys()) == [f"scan_{i:03d}" for i in range(1, 6)], f"steps {list(f.keys())}")
+    attrs = f.attrs
+    check(attrs["num_scans"] == 5, "num_scans")
+    check(list(attrs["position_scan"]) == [-2.0, 2.0], "position_scan")
+    check(bool(attrs["relative_scan"]) is False, "relative_scan")
+    check(attrs["file_path"] == path, f"file_path {attrs['file_path']}")
+    check("T" in attrs["start_time"] and attrs["start_time"].endswith("+00:00"), "start_time ISO UTC")
+    for key in ["username", "source", "daemon_version", "exit_status", "plan"]:
+        check(key in attrs, f"root attribute {key}")
+    check(attrs["exit_status"] == "Completed", "exit_status Completed")
+    check(np.allclose(attrs["plan"], np.linspace(-2, 2, 5)), "plan attribute")
+    positions = []
+    for i in range(1, 6):
+        g = f[f"scan_{i:03d}"]
+        check(sorted(g.keys()) == sorted(["idc", "scan", "evr", "struck", "be", "misc", "beam"]),
+              f"groups {sorted(g.keys())}")
+        check(g.attrs["Test:SCAN:ScanStatus"] == 0, "metadata attribute ScanStatus")
+        check(len(g.attrs) == 8, f"8 metadata attributes, got {len(g.attrs)}")
+        d = g["scan"]["Test:SCAN:PosToDelay"]
+        check(d.shape == () and d.attrs["egu"] == "mm", "PosToDelay scalar in mm")
+        positions.append(float(d[()]))
+        trace = g["struck"]["Test:STRUCK:H-PDB-TRC2-ArrayData"]
+        check(trace.shape == (500,) and trace.attrs["egu"] == "V", "trace of 500 samples in V")
+        x = g["scan"]["Test:SCAN:InterpolatedPosCh1"][()]
+        peak_x = x[int(np.argmax(trace[()]))]
+        check(abs(peak_x - positions[-1]) < 0.1, "the pulse sits at the interaction position")
+        check("HEBT-010LWU:PBI-BCM-001:FlatTopCurrentR" in g["beam"], "full-name PVs recorded")
+        check(len(g["idc"]) == 33 and len(g["struck"]) == 18, "every default PV recorded")
+    check(np.allclose(positions, np.linspace(-2, 2, 5)), f"one position per step {positions}")
+    heights = [f[f"scan_{i:03d}"]["struck"]["Test:STRUCK:V-PDR-TRC1-ArrayData"][()].max() for i in range(1, 6)]
+    check(int(np.argmax(heights)) == 2, f"the beam profile peaks at the centre step {heights}")
+before = files()
+
+# 2. Invalid inputs: Task Fail, the reason in ErrorLog, no file, still serving.
+cases = [
+    ("ScanStart", 5.0, "must be less than ScanEnd"),
+    ("OutputPath", "/etc", "outside the data root"),
+    ("OutputPath", "../../escape", "leaves the data root"),
+]
+for pv, value, says in cases:
+    saved = get(pv) if pv != "OutputPath" else text(pv)
+    put(pv, value)
+    check(run_sequence() == "Task Fail", f"{pv}={value!r}: Task Fail")
+    check(says in text("ErrorLog"), f"{pv}={value!r}: ErrorLog says {says!r}: {text('ErrorLog')!r}")
+    put(pv, saved)
+refused = [
+    ("ScanStart", "abc", "not a number"),
+    ("ScanEnd", "nan", "not a finite number"),
+    ("NumScans", "-3", "outside"),
+]
+for pv, value, says in refused:
+    old = get(pv)
+    # As C caput sends it: a DBR_STRING (via caproto; pyepics would convert
+    # in Python). The write itself is refused...
+    reply = cp_write(P + pv, value, data_type=ChannelType.STRING, notify=True,
+                     timeout=5, repeater=False)
+    check(reply.status.name == "ECA_PUTFAIL", f"{pv}={value!r}: ECA_PUTFAIL, got {reply.status.name}")
+    check(get(pv) == old, f"{pv}: value kept after refusing {value!r}")
+    check(says in text("ErrorLog"), f"{pv}={value!r}: ErrorLog {text('ErrorLog')!r}")
+    # ...and a Trigger before a valid write does not run on the old value.
+    check(run_sequence() == "Task Fail", f"{pv}={value!r}: Task Fail")
+    check(pv in text("ErrorLog") and "refused" in text("ErrorLog"), f"ErrorLog names {pv}")
+    put(pv, old)
+check(files() == before, "no file written by a refused sequence")
+check(get("Heartbeat") in (0, 1), "still serving")
+
+# 3. A Trigger while busy starts nothing and says so.
+put("NumScans", 2)
+busy = []
+epics.camonitor(P + "Busy", callback=lambda value=None, **_: busy.append(value))
+put("Trigger", 1)
+deadline = time.time() + 10
+while time.time() < deadline and 1 not in busy:
+    time.sleep(0.005)
+put("Trigger", 1)
+while time.time() < deadline and not (1 in busy and busy[-1] == 0):
+    time.sleep(0.01)
+epics.camonitor_clear(P + "Busy")
+check(busy.count(1) == 1, f"exactly one sequence ran: {busy}")
+check("ignored" in text("WarningLog"), f"WarningLog: {text('WarningLog')!r}")
+check(len(files()) == len(before) + 1, "one new file")
+before = files()
+
+# 4. Failing sweeps: retried, then IO Fail; the file keeps the completed step.
+put("NumScans", 3)
+check(run_sequence() == "IO Fail", "IO Fail")
+check("step 2" in text("ErrorLog"), f"ErrorLog names the step: {text('ErrorLog')!r}")
+new = [f for f in files() if f not in before]
+check(len(new) == 1, f"one new file {new}")
+with h5py.File(new[0], "r") as f:
+    check(list(f.keys()) == ["scan_001"], f"exactly the completed steps {list(f.keys())}")
+    check(f.attrs["exit_status"] == "Failed", "exit_status Failed")
+
+# 5. Inputs persist across a restart.
+put("NumScans", 7)
+put("ScanStart", -1.25)
+put("OutputPath", "persisted/path")
+stop_daemon(daemon)
+daemon = start_daemon("daemon-2.log")
+check(get("NumScans") == 7, "NumScans restored")
+check(get("ScanStart") == -1.25, f"ScanStart restored: {get('ScanStart')}")
+check(text("OutputPath") == "persisted/path", "OutputPath restored")
+check(get("Busy") == 0 and get("Trigger") == 0, "not busy after the restart")
+stop_daemon(daemon)
+print(json.dumps({"checks": checks}))

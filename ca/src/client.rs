@@ -1,7 +1,7 @@
 //! The client side: reading, writing and monitoring other servers' PVs
 //! (the scanner IOC, the struck digitiser, the simulator).
 
-use crate::convert::Value;
+use crate::convert::{text_of_chars, Value};
 use epics_base_rs::server::snapshot::DbrClass;
 use epics_base_rs::types::{EpicsValue, PvString};
 use epics_ca_rs::client::{CaChannel, CaClient, MonitorHandle};
@@ -211,10 +211,7 @@ pub(crate) fn value_from_wire(name: &str, value: &EpicsValue) -> Result<Value, C
         EpicsValue::Double(v) => Value::Double(*v),
         EpicsValue::Float(v) => Value::Double(f64::from(*v)),
         EpicsValue::String(s) => Value::Text(s.as_str_lossy().into_owned()),
-        EpicsValue::CharArray(a) | EpicsValue::UCharArray(a) => {
-            let end = a.iter().position(|&b| b == 0).unwrap_or(a.len());
-            Value::Text(String::from_utf8_lossy(&a[..end]).into_owned())
-        }
+        EpicsValue::CharArray(a) | EpicsValue::UCharArray(a) => Value::Text(text_of_chars(a)),
         EpicsValue::DoubleArray(a) => Value::Doubles(a.to_vec()),
         EpicsValue::FloatArray(a) => Value::Doubles(a.iter().map(|&v| f64::from(v)).collect()),
         EpicsValue::LongArray(a) => Value::Longs(a.iter().map(|&v| i64::from(v)).collect()),

@@ -60,7 +60,7 @@ pub enum PvType {
 pub const CA_STRING_LEN: usize = 39;
 
 /// Long strings arrive as char arrays, NUL-terminated (or not).
-fn text_of_chars(chars: &[u8]) -> String {
+pub(crate) fn text_of_chars(chars: &[u8]) -> String {
     let end = chars.iter().position(|&b| b == 0).unwrap_or(chars.len());
     String::from_utf8_lossy(&chars[..end]).into_owned()
 }
@@ -97,6 +97,12 @@ impl PvType {
             (PvType::Doubles { .. }, Value::Doubles(v)) => EpicsValue::DoubleArray(v.into()),
             (_, other) => return Err(format!("{other:?} does not fit {self:?}")),
         })
+    }
+
+    /// Whether `value` meets this type's rule (e.g. an autosaved value
+    /// against today's limits), or why not.
+    pub fn check(&self, value: &Value) -> Result<(), String> {
+        self.to_epics(value).map(|_| ())
     }
 
     /// Our value of a stored wire value.

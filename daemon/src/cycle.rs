@@ -39,9 +39,7 @@ pub async fn run(
                         let Some(name) = w.name.strip_prefix(&ctx.prefixes.main) else { continue };
                         if INPUTS.contains(&name) {
                             ctx.input_accepted(name);
-                            if let Err(e) = autosave.save(name, w.value.clone()) {
-                                warn!("{e}");
-                            }
+                            save_input(&mut autosave, name, w.value.clone());
                         }
                         match (name, &w.value) {
                             ("LogLevel", Value::Long(level)) => logging::set_level(*level),
@@ -93,11 +91,7 @@ pub async fn run(
     while let Ok(event) = writes.try_recv() {
         if let WriteEvent::Accepted(w) = event {
             match w.name.strip_prefix(&ctx.prefixes.main) {
-                Some(name) if INPUTS.contains(&name) => {
-                    if let Err(e) = autosave.save(name, w.value) {
-                        warn!("{e}");
-                    }
-                }
+                Some(name) if INPUTS.contains(&name) => save_input(&mut autosave, name, w.value),
                 _ => {}
             }
         }
@@ -105,6 +99,12 @@ pub async fn run(
     if let Some((task, _)) = running {
         task.abort();
         warn!("a running sequence was stopped by the shutdown; its file keeps the completed steps");
+    }
+}
+
+fn save_input(autosave: &mut Autosave, name: &str, value: Value) {
+    if let Err(e) = autosave.save(name, value) {
+        warn!("{e}");
     }
 }
 

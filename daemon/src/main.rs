@@ -210,8 +210,13 @@ async fn serve(setup: Setup) -> Result<(), String> {
             .then(|| autosave.get(name))
             .flatten()
         {
-            spec.initial = saved.clone();
-            restored += 1;
+            match spec.kind.check(saved) {
+                Ok(()) => {
+                    spec.initial = saved.clone();
+                    restored += 1;
+                }
+                Err(reason) => warn!("autosaved {name} not restored ({reason}); default kept"),
+            }
         }
     }
     let sim = setup.sim.map(|config| {
@@ -229,20 +234,7 @@ async fn serve(setup: Setup) -> Result<(), String> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(5064);
-    let (server, writes) = match ca::PvServer::start(specs.clone(), port, 1024) {
-        Ok(s) => s,
-        // A restored value the current rules refuse: start from defaults.
-        Err(ca::ServeError::Spec { name, reason }) => {
-            warn!("autosaved {name} not restored ({reason}); using defaults");
-            let defaults = bridge::bridge_pvs(&main, max_steps);
-            let mut all = defaults;
-            if let Some(sim) = &sim {
-                all.extend(sim.pv_specs());
-            }
-            ca::PvServer::start(all, port, 1024).map_err(|e| e.to_string())?
-        }
-        Err(e) => return Err(e.to_string()),
-    };
+    let (server, writes) = ca::PvServer::start(specs, port, 1024).map_err(|e| e.to_string())?;
     let server = Arc::new(server);
     let client = Arc::new(
         ca::PvClient::new(Duration::from_secs(5))

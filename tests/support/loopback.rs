@@ -19,9 +19,12 @@ pub fn free_port() -> u16 {
 }
 
 /// Loopback-only settings for this process's server and for the client.
+///
+/// Beacons go to the repeater port, as EPICS does by default: a client
+/// learns from them that a server came up and searches again at once;
+/// otherwise its search backoff can leave a late server unfound for 20 s.
 pub fn loopback_env(server_port: u16) -> Vec<(String, String)> {
     let repeater = free_port();
-    let beacon = free_port();
     [
         ("EPICS_CA_ADDR_LIST", "127.0.0.1".to_string()),
         ("EPICS_CA_AUTO_ADDR_LIST", "NO".to_string()),
@@ -30,7 +33,7 @@ pub fn loopback_env(server_port: u16) -> Vec<(String, String)> {
         ("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "NO".to_string()),
         ("EPICS_CA_SERVER_PORT", server_port.to_string()),
         ("EPICS_CA_REPEATER_PORT", repeater.to_string()),
-        ("EPICS_CAS_BEACON_PORT", beacon.to_string()),
+        ("EPICS_CAS_BEACON_PORT", repeater.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

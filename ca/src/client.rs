@@ -195,7 +195,9 @@ impl Monitor {
     }
 }
 
-fn whoami() -> String {
+/// The login name this process runs as (`$USER`, else `$LOGNAME`, else
+/// "unknown"): the CA user name and the files' `username`.
+pub fn whoami() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())

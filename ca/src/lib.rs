@@ -15,7 +15,9 @@
 mod client;
 mod convert;
 mod server;
+mod shutdown;
 
-pub use client::{ClientError, Monitor, PvClient, Reading};
+pub use client::{whoami, ClientError, Monitor, PvClient, Reading};
 pub use convert::{PvType, Value, CA_STRING_LEN};
 pub use server::{PvServer, PvSpec, ServeError, Write, WriteEvent};
+pub use shutdown::{shutdown_signal, stop_on_signal_without_grace};

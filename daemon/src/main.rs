@@ -32,7 +32,7 @@ const EXIT_RUNTIME: u8 = 1;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let setup = match Setup::from_args(&args) {
+    let mut setup = match Setup::from_args(&args) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("fws-daemon: {e}");
@@ -46,13 +46,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Err(e) = setup.create_data_root() {
+        error!("{e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     if args.test_mode {
         loopback_defaults();
     }
-    // epics-ca-rs exits the process itself this long after SIGTERM.
-    if std::env::var_os("EPICS_CAS_DRAIN_GRACE_SECS").is_none() {
-        std::env::set_var("EPICS_CAS_DRAIN_GRACE_SECS", "0");
-    }
+    ca::stop_on_signal_without_grace();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -109,20 +110,12 @@ impl Setup {
             Some(path) => Station::load(path)?,
             None => Station::default(),
         };
-        let prefixes = station.apply(
-            Prefixes::new(index, naming)
-                .map_err(|e| format!("{e}; use --test-mode, or give the prefixes in --config"))?,
-        );
+        let prefixes = station.apply(Prefixes::new(index, naming).map_err(|e| e.to_string())?);
         let data_root = args
             .data_root
             .clone()
             .or_else(|| station.data_root.clone())
             .unwrap_or_else(|| PathBuf::from("."));
-        std::fs::create_dir_all(&data_root)
-            .map_err(|e| format!("data root {}: {e}", data_root.display()))?;
-        let data_root = data_root
-            .canonicalize()
-            .map_err(|e| format!("data root {}: {e}", data_root.display()))?;
         let log_dir = args
             .log_dir
             .clone()
@@ -158,6 +151,15 @@ impl Setup {
             sim,
             groups,
         })
+    }
+
+    /// Creates the data root if needed and makes its path absolute (after
+    /// logging starts, so that a failure is in the log file too).
+    fn create_data_root(&mut self) -> Result<(), String> {
+        let problem = |e: std::io::Error| format!("data root {}: {e}", self.data_root.display());
+        std::fs::create_dir_all(&self.data_root).map_err(problem)?;
+        self.data_root = self.data_root.canonicalize().map_err(problem)?;
+        Ok(())
     }
 }
 
@@ -265,28 +267,6 @@ async fn serve(setup: Setup) -> Result<(), String> {
             ""
         }
     );
-    cycle::run(ctx, writes, sim, autosave, shutdown_signal()).await;
+    cycle::run(ctx, writes, sim, autosave, ca::shutdown_signal()).await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -129,7 +129,7 @@ pub async fn run(ctx: Arc<Context>) -> TaskEnd {
         relative_scan: config.relative,
         file_path: path.to_string_lossy().into_owned(),
         start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
-        username: whoami(),
+        username: ca::whoami(),
         daemon_version: format!("fws-daemon (Rust) {}", env!("CARGO_PKG_VERSION")),
         plan: plan.steps().map(|s| s.positions[0]).collect(),
     };
@@ -162,6 +162,7 @@ pub async fn run(ctx: Arc<Context>) -> TaskEnd {
         &ctx.timing.policy(),
     )
     .await;
+    info!("time per phase: {}", report.phases);
     for failure in &report.callback_failures {
         warn!("callback failed: {failure}");
     }
@@ -251,10 +252,4 @@ impl OutputPathCheck for InsideDataRoot {
         }
         .resolve(raw)
     }
-}
-
-fn whoami() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
 }

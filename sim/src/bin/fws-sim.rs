@@ -25,6 +25,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    ca::stop_on_signal_without_grace();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -77,7 +78,7 @@ fn run(args: Args) -> Result<(), String> {
     runtime.block_on(async move {
         tokio::select! {
             _ = sim::drive(ioc, server, writes) => {}
-            _ = tokio::signal::ctrl_c() => eprintln!("fws-sim: stopping"),
+            _ = ca::shutdown_signal() => eprintln!("fws-sim: stopping"),
         }
     });
     Ok(())

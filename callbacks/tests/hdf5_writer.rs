@@ -83,6 +83,7 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
         completed_steps: 2,
         sweep_retries: 2,
         callback_failures: vec![],
+        phases: Default::default(),
     };
     writer.sequence_end(&report).await.unwrap();
     drop(writer);

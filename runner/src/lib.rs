@@ -20,4 +20,6 @@ pub use devices::{
     Trigger,
 };
 pub use pv_groups::{PvGroupError, PvGroups};
-pub use sequence::{run_sequence, Devices, RetryPolicy, SequenceOutcome, SequenceReport};
+pub use sequence::{
+    run_sequence, Devices, PhaseTimes, RetryPolicy, SequenceOutcome, SequenceReport,
+};

@@ -71,6 +71,51 @@ pub struct SequenceReport {
     pub sweep_retries: u32,
     /// Failures of optional callbacks ("name at step N: message").
     pub callback_failures: Vec<String>,
+    /// Where the sequence's time went.
+    pub phases: PhaseTimes,
+}
+
+/// Time spent in each phase of the steps, summed over the sequence: where
+/// the dead time goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseTimes {
+    /// Pre-step callbacks.
+    pub pre_step: Duration,
+    /// Moves (put with completion).
+    pub moving: Duration,
+    /// Settle and between-step delays.
+    pub delays: Duration,
+    /// Sweeps, retries included.
+    pub sweeping: Duration,
+    /// Reading the step's data.
+    pub reading: Duration,
+    /// Post-step callbacks (the HDF5 writer among them).
+    pub post_step: Duration,
+}
+
+impl std::fmt::Display for PhaseTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        write!(
+            f,
+            "pre-step {:.1} ms, moves {:.1} ms, delays {:.1} ms, sweeps {:.1} ms, \
+             reads {:.1} ms, post-step {:.1} ms",
+            ms(self.pre_step),
+            ms(self.moving),
+            ms(self.delays),
+            ms(self.sweeping),
+            ms(self.reading),
+            ms(self.post_step)
+        )
+    }
+}
+
+/// Waits `delay`; a zero delay returns at once (tokio's timer would round
+/// it up to its next millisecond tick, twice per step).
+async fn pause(delay: Duration) {
+    if !delay.is_zero() {
+        sleep(delay).await;
+    }
 }
 
 struct Run<'a, 'b> {
@@ -152,7 +197,7 @@ impl Run<'_, '_> {
             warn!(step = step + 1, attempt, "sweep failed: {last}");
             if attempt < attempts {
                 self.report.sweep_retries += 1;
-                sleep(self.policy.retry_delay).await;
+                pause(self.policy.retry_delay).await;
             }
         }
         Err(format!(
@@ -178,7 +223,14 @@ impl Run<'_, '_> {
                 positions: step.positions.to_vec(),
                 elapsed: started.elapsed(),
             };
+            let mut mark = Instant::now();
+            let mut lap = |total: &mut Duration| {
+                let now = Instant::now();
+                *total += now - mark;
+                mark = now;
+            };
             self.pre_step(&ctx).await?;
+            lap(&mut self.report.phases.pre_step);
             self.devices
                 .positioner
                 .move_to(step.positions)
@@ -190,19 +242,25 @@ impl Run<'_, '_> {
                         step.positions
                     )
                 })?;
-            sleep(self.policy.settle).await;
+            lap(&mut self.report.phases.moving);
+            pause(self.policy.settle).await;
+            lap(&mut self.report.phases.delays);
             self.sweep(step.index).await?;
+            lap(&mut self.report.phases.sweeping);
             let mut data = self
                 .devices
                 .detector
                 .read()
                 .await
                 .map_err(|e| format!("step {}: reading data: {e}", step.index + 1))?;
+            lap(&mut self.report.phases.reading);
             self.post_step(&ctx, &mut data).await?;
+            lap(&mut self.report.phases.post_step);
             self.report.completed_steps += 1;
             info!(step = step.index + 1, total, "step done");
             if step.index + 1 < total {
-                sleep(self.policy.between_steps).await;
+                pause(self.policy.between_steps).await;
+                lap(&mut self.report.phases.delays);
             }
         }
         Ok(())
@@ -230,6 +288,7 @@ pub async fn run_sequence(
             completed_steps: 0,
             sweep_retries: 0,
             callback_failures: Vec::new(),
+            phases: PhaseTimes::default(),
         },
     };
     if let Err(reason) = run.steps(plan, relative).await {

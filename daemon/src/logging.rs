@@ -85,6 +85,11 @@ fn enabled(level: &Level, target: &str) -> bool {
         .unwrap_or(true)
 }
 
+/// LogLevel and SilencedLoggers, as a filter of events (spans pass).
+fn event_filter<S: Subscriber>() -> impl Layer<S> {
+    filter_fn(|meta| !meta.is_event() || enabled(meta.level(), meta.target()))
+}
+
 struct Message(String);
 
 impl Visit for Message {
@@ -153,9 +158,8 @@ pub fn init(log_dir: &Path) -> Result<tracing_appender::non_blocking::WorkerGuar
         .build(log_dir)
         .map_err(|e| format!("log folder {}: {e}", log_dir.display()))?;
     let (file, guard) = tracing_appender::non_blocking(appender);
-    let filter = filter_fn(|meta| !meta.is_event() || enabled(meta.level(), meta.target()));
     tracing_subscriber::registry()
-        .with(filter)
+        .with(event_filter())
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(
             tracing_subscriber::fmt::layer()
@@ -166,4 +170,85 @@ pub fn init(log_dir: &Path) -> Result<tracing_appender::non_blocking::WorkerGuar
         .try_init()
         .map_err(|e| e.to_string())?;
     Ok(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Sink(Mutex<Vec<(String, String)>>);
+
+    impl Publish for Sink {
+        fn publish(&self, name: &str, value: Value) {
+            if let Value::Text(t) = value {
+                self.0.lock().unwrap().push((name.to_string(), t));
+            }
+        }
+    }
+
+    impl Sink {
+        fn take(&self) -> Vec<(String, String)> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    // One test: the sink, level and silenced list are process-wide.
+    #[test]
+    fn the_last_message_of_each_level_reaches_its_pv_under_the_run_time_settings() {
+        let sink = Arc::new(Sink::default());
+        publish_to(sink.clone());
+        let subscriber = tracing_subscriber::registry()
+            .with(event_filter())
+            .with(PvLayer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!("e1");
+            tracing::warn!(step = 3, "w1");
+            tracing::info!("i1");
+            tracing::debug!("d1");
+            assert_eq!(
+                sink.take(),
+                [
+                    ("ErrorLog".to_string(), "e1".to_string()),
+                    ("WarningLog".into(), "w1 step=3".into()),
+                    ("InfoLog".into(), "i1".into()),
+                ],
+                "LogLevel INFO (default) drops DEBUG"
+            );
+
+            set_level(0);
+            tracing::debug!("d2");
+            set_level(2);
+            tracing::info!("i2");
+            tracing::warn!("w2");
+            set_level(1);
+            assert_eq!(
+                sink.take(),
+                [
+                    ("DebugLog".to_string(), "d2".to_string()),
+                    ("WarningLog".into(), "w2".into()),
+                ]
+            );
+
+            // Other crates' messages never reach the operator's PVs.
+            tracing::error!(target: "epics_ca_rs::client", "circuit closed");
+            set_silenced("fws_daemon::logging, runner::sequence");
+            tracing::error!("silenced");
+            tracing::error!(target: "runner::sequence", "silenced too");
+            tracing::error!(target: "runner::epics", "kept");
+            set_silenced("");
+            assert_eq!(sink.take(), [("ErrorLog".to_string(), "kept".to_string())]);
+
+            // Longer than the PV holds: cut at a character boundary.
+            let long = "é".repeat(crate::bridge::LOG_LEN);
+            tracing::info!("{long}");
+            let published = sink.take();
+            let text = &published[0].1;
+            assert!(
+                text.len() <= crate::bridge::LOG_LEN && text.len() >= crate::bridge::LOG_LEN - 1
+            );
+            assert!(long.starts_with(text.as_str()));
+        });
+    }
 }

@@ -17,6 +17,7 @@ fn an_operator_drives_scans_with_pyepics_and_reads_the_files_with_h5py() {
     let mut child = Command::new(loopback::python())
         .arg(&script)
         .arg(env!("CARGO_BIN_EXE_fws-daemon"))
+        .arg(sim_binary())
         .arg(work.path())
         .envs(loopback::loopback_env(port))
         .stdout(std::process::Stdio::piped())
@@ -33,7 +34,7 @@ fn an_operator_drives_scans_with_pyepics_and_reads_the_files_with_h5py() {
     }
     let out = child.wait_with_output().expect("the script's output");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let logs: String = ["daemon-1.log", "daemon-2.log"]
+    let logs: String = ["daemon-1.log", "daemon-2.log", "daemon-3.log"]
         .iter()
         .filter_map(|n| std::fs::read_to_string(work.path().join(n)).ok())
         .collect();
@@ -52,4 +53,20 @@ fn an_operator_drives_scans_with_pyepics_and_reads_the_files_with_h5py() {
     );
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.contains("\"checks\""), "{stdout}");
+}
+
+/// `fws-sim`, built by cargo next to this package's binary (it belongs to
+/// the `sim` package, so cargo builds it for this test only when asked).
+fn sim_binary() -> std::path::PathBuf {
+    let daemon = std::path::Path::new(env!("CARGO_BIN_EXE_fws-daemon"));
+    let sim = daemon.with_file_name("fws-sim");
+    if !sim.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "sim", "--bin", "fws-sim"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building fws-sim failed");
+    }
+    assert!(sim.exists(), "{} is missing", sim.display());
+    sim
 }

@@ -3,13 +3,13 @@
 libca) drives a running fws-daemon in test mode, h5py reads its files.
 Started by tests/e2e.rs with loopback-only CA settings in the environment.
 
-usage: operator_peer.py DAEMON_BINARY WORK_DIR
+usage: operator_peer.py DAEMON_BINARY SIM_BINARY WORK_DIR
 Exits non-zero with a message on the first failed check.
 """
 
 import json
-import math
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +20,7 @@ from caproto import ChannelType
 from caproto.sync.client import write as cp_write
 import numpy as np
 
-BIN, WORK = sys.argv[1], sys.argv[2]
+BIN, SIM_BIN, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 DATA = os.path.join(WORK, "data")
 P = "Test:SCAN:DMN-"
 SIM = os.path.join(WORK, "sim.yaml")
@@ -34,12 +34,12 @@ def check(cond, what):
     checks += 1
 
 
-def start_daemon(log_name):
+def start_daemon(log_name, args=None, env=None):
     log = open(os.path.join(WORK, log_name), "w")
-    proc = subprocess.Popen(
-        [BIN, "1", "--test-mode", "--data-root", DATA, "--log-dir",
-         os.path.join(WORK, "log"), "--sim-config", SIM],
-        stdout=log, stderr=subprocess.STDOUT)
+    args = args or ["--data-root", DATA, "--log-dir", os.path.join(WORK, "log"),
+                    "--sim-config", SIM]
+    proc = subprocess.Popen([BIN, "1", "--test-mode"] + args, stdout=log,
+                            stderr=subprocess.STDOUT, env=env)
     pv = epics.PV(P + "Busy", auto_monitor=False)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -211,4 +211,90 @@ check(get("ScanStart") == -1.25, f"ScanStart restored: {get('ScanStart')}")
 check(text("OutputPath") == "persisted/path", "OutputPath restored")
 check(get("Busy") == 0 and get("Trigger") == 0, "not busy after the restart")
 stop_daemon(daemon)
+
+# 6. A station file (--config) sets the data root and a short read timeout;
+#    the simulator runs as its own process (--no-sim + fws-sim) with one PV
+#    that never connects; extra PV files are named at run time.
+def free_port():
+    while True:
+        with socket.socket() as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    pass
+
+
+def write(path, content):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(content)
+
+
+DATA2 = os.path.join(WORK, "station-data")
+STATION = os.path.join(WORK, "station.yaml")
+write(STATION, f"data_root: {DATA2}\ntiming: {{pv_read_s: 0.5}}\n")
+write(os.path.join(DATA2, "extra/data.yaml"), "hardscan:\n  - Test:SCAN:TrigPosAuto\n")
+write(os.path.join(DATA2, "extra/meta.yaml"), "hardscan:\n  - Test:SCAN:RunHardScan\n")
+write(os.path.join(DATA2, "extra/bad.yaml"), "hardscan: [unclosed\n")
+write(os.path.join(WORK, "outside.yaml"), "hardscan:\n  - Test:SCAN:RunHardScan\n")
+SIM2 = os.path.join(WORK, "sim2.yaml")
+write(SIM2, "sweep_seconds: 0.01\ntrace_samples: 100\n"
+      "faults: {unreachable_pvs: [E151TStampFloat]}\n")
+sim_port = free_port()
+sim = subprocess.Popen([SIM_BIN, "--port", str(sim_port), "--sim-config", SIM2],
+                       stdout=subprocess.DEVNULL, stderr=open(os.path.join(WORK, "sim.log"), "w"))
+own = os.environ["EPICS_CA_SERVER_PORT"]
+env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{own} 127.0.0.1:{sim_port}")
+LOG3 = os.path.join(WORK, "log3")
+daemon = start_daemon("daemon-3.log", ["--no-sim", "--config", STATION, "--log-dir", LOG3], env)
+try:
+    put("NumScans", 3)
+    put("ScanStart", -1.0)
+    put("ScanEnd", 1.0)
+    put("OutputPath", "cfg")
+    put("DataFilePath", "extra/data.yaml")
+    put("MetadataFilePath", "extra/meta.yaml")
+    infos = []
+    epics.camonitor(P + "InfoLog", callback=lambda char_value=None, **_: infos.append(char_value))
+    check(run_sequence() == "Success", f"Success with fws-sim (ErrorLog: {text('ErrorLog')})")
+    epics.camonitor_clear(P + "InfoLog")
+    out = sorted(os.listdir(os.path.join(DATA2, "cfg")))
+    check(len(out) == 1, f"one file under the station's data root: {out}")
+    with h5py.File(os.path.join(DATA2, "cfg", out[0]), "r") as f:
+        for i in range(1, 4):
+            g = f[f"scan_{i:03d}"]
+            check("Test:SCAN:TrigPosAuto" in g["hardscan"], "the extra data PV is recorded")
+            check("Test:SCAN:RunHardScan" in g.attrs and len(g.attrs) == 9,
+                  f"the extra metadata PV is an attribute: {sorted(g.attrs)}")
+            evr = list(g["evr"])
+            check(len(evr) == 11 and not any(n.endswith("E151TStampFloat") for n in evr),
+                  f"the missing PV is left out: {evr}")
+    said = [m for m in infos if m and "PVs missing" in m]
+    check(len(said) == 3 and all("E151TStampFloat" in m for m in said),
+          f"InfoLog counts the missing PV at each step: {infos}")
+    logged = "".join(open(os.path.join(LOG3, n)).read() for n in os.listdir(LOG3))
+    check("step 3: 1 of " in logged, "the log file has the count too")
+
+    for pv, value, says in [
+        ("DataFilePath", "extra/bad.yaml", "DataFilePath"),
+        ("MetadataFilePath", "../outside.yaml", "data root"),
+    ]:
+        put("DataFilePath", "")
+        put("MetadataFilePath", "")
+        put(pv, value)
+        check(run_sequence() == "Success", f"{pv}={value}: the sequence goes on with the defaults")
+        warning = text("WarningLog")
+        check(says in warning and "not used" in warning, f"{pv}={value}: WarningLog {warning!r}")
+    newest = max(os.listdir(os.path.join(DATA2, "cfg")))
+    with h5py.File(os.path.join(DATA2, "cfg", newest), "r") as f:
+        g = f["scan_001"]
+        check("hardscan" not in g and len(g.attrs) == 8, "defaults only")
+finally:
+    stop_daemon(daemon)
+    sim.terminate()
+    sim.wait(timeout=15)
 print(json.dumps({"checks": checks}))

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Dead time per step and trigger latency of the release daemon against the
+# simulator (benches/dead_time.rs). Prints numbers; asserts nothing.
+# Optional argument: a scenario name part ("tiny" or "payload").
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+source "$here/env.sh"
+"$here/install-deps.sh"
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p sim --bin fws-sim
+FWS_SIM_BIN="$CARGO_TARGET_DIR/release/fws-sim" \
+  cargo bench --quiet --manifest-path "$root/Cargo.toml" -p daemon --bench dead_time -- "$@"

@@ -306,20 +306,22 @@ fn write_hook(
                 }
             };
             let stored = kind.to_epics(&accepted).map_err(CaError::InvalidValue)?;
-            // Queue before storing: a write the daemon will not see is refused.
-            writes
-                .try_send(WriteEvent::Accepted(Write {
-                    name: name.clone(),
-                    value: accepted,
-                    client,
-                }))
-                .map_err(|e| {
-                    warn!(pv = %name, "write refused: the daemon is not keeping up ({e})");
-                    CaError::InvalidValue("busy".into())
-                })?;
+            // A place in the queue first: a write the daemon would not see is
+            // refused. Then store, then queue: the daemon's reaction (the
+            // simulator resetting RunHardScan at once) must come after the
+            // stored value, never be overwritten by it.
+            let permit = writes.try_reserve().map_err(|e| {
+                warn!(pv = %name, "write refused: the daemon is not keeping up ({e})");
+                CaError::InvalidValue("busy".into())
+            })?;
             if let Some(pv) = pv.upgrade() {
                 pv.set(stored);
             }
+            permit.send(WriteEvent::Accepted(Write {
+                name: name.clone(),
+                value: accepted,
+                client,
+            }));
             Ok(())
         })
     })

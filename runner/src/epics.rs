@@ -127,19 +127,20 @@ impl Trigger for EpicsHardScan {
             .monitor(&self.pvs.run_hard_scan)
             .await
             .map_err(|e| self.error(e))?;
-        let mut running = match monitor.next().await {
-            Some(Ok(v)) => is_set(&v),
+        match monitor.next().await {
+            Some(Ok(_)) => {}
             Some(Err(e)) => return Err(self.error(e)),
             None => return Err(self.error("the RunHardScan monitor ended")),
-        };
+        }
         self.client
             .put_wait(&self.pvs.run_hard_scan, &Value::Long(1), self.put_timeout)
             .await
             .map_err(|e| self.error(e))?;
+        // The write completed, so the sweep has started: the next 0 is its
+        // end, even if a server coalesced the 1 away.
         loop {
             match monitor.next().await {
-                Some(Ok(v)) if is_set(&v) => running = true,
-                Some(Ok(_)) if running => break,
+                Some(Ok(v)) if !is_set(&v) => break,
                 Some(Ok(_)) => {}
                 // A disconnection: the subscription resumes on reconnect,
                 // and the step loop's timeout bounds the wait.

@@ -48,6 +48,7 @@ async fn hard_scan_against_the_simulated_ioc() {
         .try_init();
     a_sweep_records_the_beam_at_the_interaction_position().await;
     failing_and_hanging_sweeps_are_retried_then_end_the_sequence().await;
+    instant_sweeps_never_lose_their_end().await;
 }
 
 struct Bench {
@@ -186,4 +187,32 @@ async fn failing_and_hanging_sweeps_are_retried_then_end_the_sequence() {
         step.missing,
         vec!["HEBT-160LWU:Vac-VGC-10000:PrsR".to_string()]
     );
+}
+
+/// Zero-length sweeps: the simulator resets RunHardScan as soon as it sees
+/// the write. The server once stored the written 1 after queueing the write,
+/// so the reset could land first and the 1 stay: about one sweep in fifty
+/// then hung until its timeout.
+async fn instant_sweeps_never_lose_their_end() {
+    const SWEEPS: usize = 300;
+    let mut config = SimConfig::default();
+    config.sweep_seconds = 0.0;
+    config.trace_samples = 2;
+    let b = start(config).await;
+    let mut trigger = hard_scan(&b);
+    let pvs = HardScanPvs::new(&b.prefixes);
+    let mut hung = Vec::new();
+    for sweep in 1..=SWEEPS {
+        match tokio::time::timeout(Duration::from_secs(2), trigger.fire()).await {
+            Ok(outcome) => assert_eq!(outcome.unwrap(), SweepOutcome::Ok),
+            Err(_) => hung.push(sweep),
+        }
+        // Ended means reset: the written 1 must not outlive the reset.
+        let after = b.client.get(&pvs.run_hard_scan, Duration::from_secs(2));
+        if after.await.unwrap().value != Value::Long(0) {
+            hung.push(sweep);
+        }
+    }
+    assert!(hung.is_empty(), "sweeps that never ended: {hung:?}");
+    assert_eq!(b.ioc.sweeps(), SWEEPS as u64);
 }

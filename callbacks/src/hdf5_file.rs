@@ -3,6 +3,7 @@
 //! with metadata attributes and one subgroup per PV group, one dataset per
 //! PV named by its full name, `egu` on each dataset that has a unit.
 
+use crate::hdf5_fast::{scalar_dataset, Scalar};
 use ca::Value;
 use hdf5::types::VarLenUnicode;
 use hdf5::{File, Location};
@@ -122,6 +123,16 @@ impl ScanFile {
                 .map_err(|e| err(format!("group {group_name}"), e))?;
             for record in records {
                 let what = || format!("dataset {group_name}/{}", record.name);
+                let scalar = match record.value {
+                    Value::Double(v) => Some(Scalar::F64(v)),
+                    Value::Long(v) => Some(Scalar::I64(v)),
+                    _ => None,
+                };
+                if let Some(value) = scalar {
+                    scalar_dataset(&sub, &record.name, value, record.egu.as_deref())
+                        .map_err(|e| err(what(), e))?;
+                    continue;
+                }
                 let dataset =
                     dataset_value(&sub, &record.name, &record.value).map_err(|e| err(what(), e))?;
                 if let Some(egu) = &record.egu {

@@ -3,6 +3,7 @@
 //! required: a write failure ends the sequence). The Gaussian fit and user
 //! callbacks join them in later issues.
 
+mod hdf5_fast;
 mod hdf5_file;
 mod status;
 mod writer;

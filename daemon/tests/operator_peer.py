@@ -7,6 +7,7 @@ usage: operator_peer.py DAEMON_BINARY SIM_BINARY WORK_DIR
 Exits non-zero with a message on the first failed check.
 """
 
+import atexit
 import json
 import os
 import socket
@@ -25,6 +26,16 @@ DATA = os.path.join(WORK, "data")
 P = "Test:SCAN:DMN-"
 SIM = os.path.join(WORK, "sim.yaml")
 checks = 0
+started = []
+
+
+@atexit.register
+def _no_leftovers():
+    """A failed check exits at once: stop what we started anyway."""
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def check(cond, what):
@@ -40,6 +51,7 @@ def start_daemon(log_name, args=None, env=None):
                     "--sim-config", SIM]
     proc = subprocess.Popen([BIN, "1", "--test-mode"] + args, stdout=log,
                             stderr=subprocess.STDOUT, env=env)
+    started.append(proc)
     pv = epics.PV(P + "Busy", auto_monitor=False)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -247,6 +259,7 @@ write(SIM2, "sweep_seconds: 0.01\ntrace_samples: 100\n"
 sim_port = free_port()
 sim = subprocess.Popen([SIM_BIN, "--port", str(sim_port), "--sim-config", SIM2],
                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(WORK, "sim.log"), "w"))
+started.append(sim)
 own = os.environ["EPICS_CA_SERVER_PORT"]
 env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{own} 127.0.0.1:{sim_port}")
 LOG3 = os.path.join(WORK, "log3")

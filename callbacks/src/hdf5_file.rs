@@ -19,8 +19,6 @@ pub struct RootAttributes {
     pub position_scan: Option<(f64, f64)>,
     /// Relative scan flag.
     pub relative_scan: bool,
-    /// The file's own path, as the reference records it.
-    pub file_path: String,
     /// ISO-8601 UTC start time.
     pub start_time: String,
     /// Who started it (the daemon's user).
@@ -59,16 +57,19 @@ pub struct ScanFile {
 }
 
 impl ScanFile {
-    /// Creates (truncates) `path` and writes the root attributes, flushed.
+    /// Creates `path`, or when a file of that name exists (two scans of the
+    /// same range in the same minute) `<stem>_2.h5`, `<stem>_3.h5`, ...:
+    /// never overwrites. Writes the root attributes, with `file_path` the
+    /// path really created, flushed.
     pub fn create(path: &Path, root: &RootAttributes) -> Result<Self, FileError> {
+        let (file, path) = create_new(path)?;
         let err = |what: &str, e: hdf5::Error| FileError {
-            path: path.to_path_buf(),
+            path: path.clone(),
             message: format!("{what}: {e}"),
         };
-        let file = File::create(path).map_err(|e| err("creating the file", e))?;
         let out = Self {
             file,
-            path: path.to_path_buf(),
+            path: path.clone(),
         };
         let loc: &Location = &out.file;
         let write = || -> hdf5::Result<()> {
@@ -83,7 +84,11 @@ impl ScanFile {
                 .shape(())
                 .create("relative_scan")?
                 .write_scalar(&root.relative_scan)?;
-            attr_value(loc, "file_path", &Value::Text(root.file_path.clone()))?;
+            attr_value(
+                loc,
+                "file_path",
+                &Value::Text(path.to_string_lossy().into_owned()),
+            )?;
             attr_value(loc, "start_time", &Value::Text(root.start_time.clone()))?;
             attr_value(loc, "username", &Value::Text(root.username.clone()))?;
             // The reference's value, kept so readers that check it still work.
@@ -100,6 +105,11 @@ impl ScanFile {
         write().map_err(|e| err("writing the root attributes", e))?;
         out.flush()?;
         Ok(out)
+    }
+
+    /// The file's path (the name asked for, or its free variant).
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Writes step `index` (0-based) as group `scan_NNN` and flushes it to
@@ -172,6 +182,42 @@ impl ScanFile {
             message: format!("flushing: {e}"),
         })
     }
+}
+
+/// Most `_N` variants tried before giving up.
+const MAX_VARIANTS: u32 = 999;
+
+/// Creates `path` exclusively, or its first free `_N` variant.
+fn create_new(path: &Path) -> Result<(File, PathBuf), FileError> {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let extension = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let mut candidate = path.to_path_buf();
+    for n in 2..=MAX_VARIANTS + 1 {
+        if !candidate.exists() {
+            match File::create_excl(&candidate) {
+                Ok(file) => return Ok((file, candidate)),
+                // Created by someone else meanwhile: try the next name.
+                Err(_) if candidate.exists() => {}
+                Err(e) => {
+                    return Err(FileError {
+                        path: candidate,
+                        message: format!("creating the file: {e}"),
+                    })
+                }
+            }
+        }
+        candidate = path.with_file_name(format!("{stem}_{n}{extension}"));
+    }
+    Err(FileError {
+        path: path.to_path_buf(),
+        message: format!("it and {MAX_VARIANTS} numbered variants exist already"),
+    })
 }
 
 /// `scan_001`, `scan_002`, ... (three digits at least, as the reference).

@@ -69,13 +69,19 @@ impl StepCallback for Hdf5Writer {
                     .await
                     .map_err(|e| CallbackError(format!("the HDF5 task failed: {e}")))?
                     .map_err(|e| CallbackError(e.to_string()))?;
-                let file = Arc::new(Mutex::new(created));
-                self.file = Some(Arc::clone(&file));
-                let base = self
-                    .path
+                let base = created
+                    .path()
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
+                if created.path() != self.path {
+                    tracing::info!(
+                        "{} exists already: writing {base} instead",
+                        self.path.display()
+                    );
+                }
+                let file = Arc::new(Mutex::new(created));
+                self.file = Some(Arc::clone(&file));
                 self.publish.publish("FileName", Value::Text(base));
                 file
             }

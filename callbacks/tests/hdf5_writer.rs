@@ -42,12 +42,11 @@ fn step(i: usize) -> StepData {
     data
 }
 
-fn root(path: &str) -> RootAttributes {
+fn root() -> RootAttributes {
     RootAttributes {
         num_scans: 3,
         position_scan: Some((-1.0, 1.0)),
         relative_scan: false,
-        file_path: path.into(),
         start_time: "2026-11-22T10:00:00+00:00".into(),
         username: "op".into(),
         daemon_version: "fws-daemon test".into(),
@@ -60,11 +59,7 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
     let published = Arc::new(Published::default());
-    let mut writer = Hdf5Writer::new(
-        path.clone(),
-        root(&path.to_string_lossy()),
-        published.clone(),
-    );
+    let mut writer = Hdf5Writer::new(path.clone(), root(), published.clone());
     assert!(writer.required());
     for i in 0..2 {
         let ctx = StepContext {
@@ -134,7 +129,7 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
 async fn an_unwritable_folder_is_a_callback_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing/sub/x.h5");
-    let mut writer = Hdf5Writer::new(path.clone(), root("x"), Arc::new(Published::default()));
+    let mut writer = Hdf5Writer::new(path.clone(), root(), Arc::new(Published::default()));
     let ctx = StepContext {
         index: 0,
         total: 1,
@@ -143,4 +138,54 @@ async fn an_unwritable_folder_is_a_callback_error_naming_the_file() {
     };
     let err = writer.post_step(&ctx, &mut step(0)).await.unwrap_err();
     assert!(err.0.contains("x.h5"), "{err}");
+}
+
+fn at(index: usize) -> StepContext {
+    StepContext {
+        index,
+        total: 3,
+        positions: vec![index as f64],
+        elapsed: Duration::ZERO,
+    }
+}
+
+fn text_attr(file: &hdf5::File, name: &str) -> String {
+    let value: VarLenUnicode = file.attr(name).unwrap().read_scalar().unwrap();
+    value.as_str().to_string()
+}
+
+/// The reference's names have minutes: a second scan of the same range in
+/// the same minute must not overwrite the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_the_same_name_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
+    let mut names = Vec::new();
+    for run in 0..3 {
+        let published = Arc::new(Published::default());
+        let mut writer = Hdf5Writer::new(path.clone(), root(), published.clone());
+        for i in 0..=run {
+            writer.post_step(&at(i), &mut step(i)).await.unwrap();
+        }
+        drop(writer);
+        let name = match &published.0.lock().unwrap()[0] {
+            (pv, Value::Text(name)) if pv == "FileName" => name.clone(),
+            other => panic!("{other:?}"),
+        };
+        names.push(name);
+    }
+    assert_eq!(
+        names,
+        [
+            "FWS01_-1_1_n3_20261122-1000.h5",
+            "FWS01_-1_1_n3_20261122-1000_2.h5",
+            "FWS01_-1_1_n3_20261122-1000_3.h5"
+        ]
+    );
+    for (run, name) in names.iter().enumerate() {
+        let real = dir.path().join(name);
+        let file = hdf5::File::open(&real).unwrap();
+        assert_eq!(file.member_names().unwrap().len(), run + 1, "{name} intact");
+        assert_eq!(text_attr(&file, "file_path"), real.to_string_lossy());
+    }
 }

@@ -127,7 +127,6 @@ pub async fn run(ctx: Arc<Context>) -> TaskEnd {
         num_scans: config.num_scans,
         position_scan: Some(config.position_scan()),
         relative_scan: config.relative,
-        file_path: path.to_string_lossy().into_owned(),
         start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
         username: ca::whoami(),
         daemon_version: format!("fws-daemon (Rust) {}", env!("CARGO_PKG_VERSION")),

@@ -302,10 +302,29 @@ try:
         check(run_sequence() == "Success", f"{pv}={value}: the sequence goes on with the defaults")
         warning = text("WarningLog")
         check(says in warning and "not used" in warning, f"{pv}={value}: WarningLog {warning!r}")
-    newest = max(os.listdir(os.path.join(DATA2, "cfg")))
-    with h5py.File(os.path.join(DATA2, "cfg", newest), "r") as f:
+    def newest():
+        folder = os.path.join(DATA2, "cfg")
+        return max((os.path.join(folder, n) for n in os.listdir(folder)), key=os.path.getmtime)
+
+    with h5py.File(newest(), "r") as f:
         g = f["scan_001"]
         check("hardscan" not in g and len(g.attrs) == 8, "defaults only")
+    # Three scans of the same range, likely in the same minute: three files.
+    check(len(os.listdir(os.path.join(DATA2, "cfg"))) == 3, "no file overwritten")
+
+    # A relative scan: TrigPosAuto first, then positions around the current
+    # PosToDelay (the last scan ended at 1.0 mm).
+    put("DataFilePath", "")
+    put("MetadataFilePath", "")
+    put("RelativeScan", 1)
+    put("ScanStart", -0.5)
+    put("ScanEnd", 0.5)
+    check(run_sequence() == "Success", f"relative scan (ErrorLog: {text('ErrorLog')})")
+    with h5py.File(newest(), "r") as f:
+        check(bool(f.attrs["relative_scan"]), "relative_scan attribute")
+        moved = [float(f[f"scan_{i:03d}"]["scan"]["Test:SCAN:PosToDelay"][()]) for i in (1, 2, 3)]
+        check(np.allclose(moved, [0.5, 1.0, 1.5]), f"positions around 1.0 mm: {moved}")
+    put("RelativeScan", 0)
 finally:
     stop_daemon(daemon)
     sim.terminate()

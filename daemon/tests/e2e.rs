@@ -53,20 +53,22 @@ fn an_operator_drives_scans_with_pyepics_and_reads_the_files_with_h5py() {
     );
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.contains("\"checks\""), "{stdout}");
+    // The checks passed; their count and the measured fit, for the log.
+    println!("{last}");
 }
 
-/// `fws-sim`, built by cargo next to this package's binary (it belongs to
-/// the `sim` package, so cargo builds it for this test only when asked).
+/// `fws-sim`, built by cargo next to this package's binary. It belongs to
+/// the `sim` package, so cargo does not rebuild it for this test: build it
+/// now (a no-op when it is up to date), never run a stale one.
 fn sim_binary() -> std::path::PathBuf {
     let daemon = std::path::Path::new(env!("CARGO_BIN_EXE_fws-daemon"));
     let sim = daemon.with_file_name("fws-sim");
-    if !sim.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "sim", "--bin", "fws-sim"])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building fws-sim failed");
-    }
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "sim", "--bin", "fws-sim"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building fws-sim failed");
     assert!(sim.exists(), "{} is missing", sim.display());
     sim
 }

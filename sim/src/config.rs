@@ -36,7 +36,8 @@ pub struct BeamModel {
     pub mean: f64,
     /// Profile sigma, mm.
     pub sigma: f64,
-    /// Peak signal at the centre, V.
+    /// Peak signal at the centre, V (the default, 50, gives profile
+    /// integrals above the reference filter's floor of 3).
     pub amplitude: f64,
     /// Constant detector offset, V.
     pub background: f64,
@@ -90,7 +91,7 @@ impl Default for BeamModel {
         Self {
             mean: 0.0,
             sigma: 1.7,
-            amplitude: 1.0,
+            amplitude: 50.0,
             background: 0.0,
             noise: 0.002,
             seed: 1,
@@ -158,7 +159,7 @@ mod tests {
         let c = SimConfig::from_yaml("beam: {sigma: 2.5, seed: 7}\nsweep_seconds: 0").unwrap();
         assert_eq!(c.beam.sigma, 2.5);
         assert_eq!(c.beam.seed, 7);
-        assert_eq!(c.beam.amplitude, 1.0);
+        assert_eq!(c.beam.amplitude, 50.0);
         assert_eq!(c.sweep_seconds, 0.0);
         assert!(SimConfig::from_yaml("beam: {sigma: 0}").is_err());
         assert!(SimConfig::from_yaml("bogus: 1").is_err());

@@ -130,7 +130,10 @@ async fn a_sweep_records_the_beam_at_the_interaction_position() {
     assert_eq!(x.len(), config.trace_samples);
     let peak = y.iter().cloned().fold(f64::MIN, f64::max);
     let expected = sim::profile(&config, 1.5) * (1.0 - 0.04 * 3.0);
-    assert!((peak - expected).abs() < 1e-3, "{peak} vs {expected}");
+    assert!(
+        (peak - expected).abs() < 1e-3 * expected,
+        "{peak} vs {expected}"
+    );
     assert_eq!(
         step.metadata.get("Test:SCAN:ScanStatus"),
         Some(&Value::Long(0))

@@ -3,11 +3,14 @@
 //! required: a write failure ends the sequence). The Gaussian fit and user
 //! callbacks join them in later issues.
 
+mod gauss_fit;
 mod hdf5_fast;
 mod hdf5_file;
 mod status;
 mod writer;
 
+pub use fitting::CURVE_POINTS as FIT_CURVE_POINTS;
+pub use gauss_fit::{FitInputs, FitQuantity, GaussFitCallback, FIT_CHANNELS};
 pub use hdf5_file::{step_group_name, ExitAttributes, FileError, RootAttributes, ScanFile};
 pub use status::StatusCallback;
 pub use writer::Hdf5Writer;

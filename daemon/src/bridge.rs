@@ -1,6 +1,7 @@
 //! The daemon's own PVs (spec section 3), under the `main` prefix.
 
 use ca::{PvSpec, PvType, Value};
+use callbacks::{FitQuantity, FIT_CHANNELS};
 
 /// TaskStatus states, as the reference.
 pub const TASK_STATUS: [&str; 5] = ["Success", "Task Fail", "IO Fail", "Code Crash", "Skipped"];
@@ -39,6 +40,50 @@ pub const INPUTS: [&str; 8] = [
     "DataFilePath",
     "MetadataFilePath",
 ];
+
+/// The live fit's PVs (read-only): for each channel and quantity the
+/// reference's `<main><C>-<T>` and its filtered twin `-F`. Histories hold up
+/// to `max_steps` points, fit curves `fitting::CURVE_POINTS`.
+pub fn fit_pvs(main: &str, max_steps: u32) -> Vec<PvSpec> {
+    let mut out = Vec::new();
+    for channel in FIT_CHANNELS {
+        for filtered in [false, true] {
+            for quantity in FitQuantity::ALL {
+                let (kind, initial) = match quantity {
+                    FitQuantity::Integral | FitQuantity::IntPos => (
+                        PvType::Doubles {
+                            max_len: max_steps.max(1) as usize,
+                        },
+                        Value::Doubles(Vec::new()),
+                    ),
+                    FitQuantity::GaussFit | FitQuantity::FitPos => (
+                        PvType::Doubles {
+                            max_len: callbacks::FIT_CURVE_POINTS,
+                        },
+                        Value::Doubles(Vec::new()),
+                    ),
+                    FitQuantity::FitOk => (PvType::Bool, Value::Long(0)),
+                    _ => (
+                        PvType::Double {
+                            min: f64::MIN,
+                            max: f64::MAX,
+                        },
+                        Value::Double(0.0),
+                    ),
+                };
+                out.push(PvSpec {
+                    name: format!("{main}{}", quantity.pv_name(channel, filtered)),
+                    kind,
+                    initial,
+                    writable: false,
+                    units: quantity.egu().map(str::to_string),
+                    precision: 4,
+                });
+            }
+        }
+    }
+    out
+}
 
 /// Every bridge PV, unprefixed name first; `max_steps` bounds NumScans.
 pub fn bridge_pvs(main: &str, max_steps: u32) -> Vec<PvSpec> {
@@ -120,6 +165,9 @@ pub fn bridge_pvs(main: &str, max_steps: u32) -> Vec<PvSpec> {
             "",
         ),
     ]
+    .into_iter()
+    .chain(fit_pvs(main, max_steps))
+    .collect()
 }
 
 #[cfg(test)]
@@ -137,6 +185,12 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len());
+        // 8 channels x 8 reference quantities x 2 twins, and our 5 extras.
+        let fit = fit_pvs("Test:SCAN:DMN-", 10_000);
+        assert_eq!(fit.len(), 8 * 13 * 2);
+        for name in ["V-PDR-Integral", "H-APDL-FWHM-F", "H-PDB-SigmaErr-F"] {
+            assert!(names.contains(&format!("Test:SCAN:DMN-{name}").as_str()));
+        }
         let status = pvs.iter().find(|p| p.name.ends_with("TaskStatus")).unwrap();
         assert_eq!(
             status.kind,

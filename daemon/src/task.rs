@@ -4,7 +4,7 @@
 use crate::bridge::TaskStatus;
 use crate::context::Context;
 use ca::Value;
-use callbacks::{Hdf5Writer, RootAttributes, StatusCallback};
+use callbacks::{FitInputs, GaussFitCallback, Hdf5Writer, RootAttributes, StatusCallback};
 use planner::{OutputPathCheck, RawInput, RawScanInputs, ScanConfig, ScanLimits, WithinDataRoot};
 use runner::epics::{EpicsHardScan, HardScanPvs, PvCollector};
 use runner::{run_sequence, Devices, Positioner, PvGroups, SequenceOutcome, StepCallback};
@@ -147,6 +147,15 @@ pub async fn run(ctx: Arc<Context>) -> TaskEnd {
     );
     let mut chain: Vec<Box<dyn StepCallback>> = vec![
         Box::new(StatusCallback::new(ctx.publisher.clone())),
+        // Before the writer: the fit results go into each step's scan group.
+        Box::new(GaussFitCallback::new(
+            &ctx.prefixes.main,
+            FitInputs {
+                position: format!("{}InterpolatedPosCh1", ctx.prefixes.scan),
+                traces_group: "struck".into(),
+            },
+            ctx.publisher.clone(),
+        )),
         Box::new(Hdf5Writer::new(path, root, ctx.publisher.clone())),
     ];
     let report = run_sequence(

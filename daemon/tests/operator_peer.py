@@ -260,7 +260,8 @@ def write(path, content):
 
 DATA2 = os.path.join(WORK, "station-data")
 STATION = os.path.join(WORK, "station.yaml")
-write(STATION, f"data_root: {DATA2}\ntiming: {{pv_read_s: 0.5}}\n")
+write(STATION, f"data_root: {DATA2}\n"
+      "timing: {pv_read_s: 0.5, first_sweep_s: 5, sweep_s: 1, attempts: 2}\n")
 write(os.path.join(DATA2, "extra/data.yaml"), "hardscan:\n  - Test:SCAN:TrigPosAuto\n")
 write(os.path.join(DATA2, "extra/meta.yaml"), "hardscan:\n  - Test:SCAN:RunHardScan\n")
 write(os.path.join(DATA2, "extra/bad.yaml"), "hardscan: [unclosed\n")
@@ -269,9 +270,17 @@ SIM2 = os.path.join(WORK, "sim2.yaml")
 write(SIM2, "sweep_seconds: 0.01\ntrace_samples: 500\n"
       "faults: {unreachable_pvs: [E151TStampFloat]}\n")
 sim_port = free_port()
-sim = subprocess.Popen([SIM_BIN, "--port", str(sim_port), "--sim-config", SIM2],
-                       stdout=subprocess.DEVNULL, stderr=open(os.path.join(WORK, "sim.log"), "w"))
-started.append(sim)
+
+
+def start_sim(log_name):
+    proc = subprocess.Popen([SIM_BIN, "--port", str(sim_port), "--sim-config", SIM2],
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(WORK, log_name), "w"))
+    started.append(proc)
+    return proc
+
+
+sim = start_sim("sim.log")
 own = os.environ["EPICS_CA_SERVER_PORT"]
 env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{own} 127.0.0.1:{sim_port}")
 LOG3 = os.path.join(WORK, "log3")
@@ -377,6 +386,33 @@ try:
                 check(abs(ours[1] - get(f"{ch}-Mean{twin}")) < 1e-9, f"{ch}{twin}: file = PV")
                 compared += 1
         check(compared == 16, f"every channel and twin fitted and compared ({compared})")
+
+    # 8. The scanner IOC dies mid-scan: the sweep fails its tries, IO Fail,
+    #    the file keeps every completed step. It comes back: the next scan
+    #    runs without restarting the daemon.
+    put("NumScans", 40)
+    busy = []
+    epics.camonitor(P + "Busy", callback=lambda value=None, **_: busy.append(value))
+    put("Trigger", 1)
+    deadline = time.time() + 30
+    while time.time() < deadline and get("ScanCurrentStep") < 3:
+        time.sleep(0.02)
+    sim.kill()
+    sim.wait()
+    while time.time() < deadline and not (1 in busy and busy[-1] == 0):
+        time.sleep(0.05)
+    epics.camonitor_clear(P + "Busy")
+    check(text("TaskStatus") == "IO Fail", f"IOC lost: IO Fail, got {text('TaskStatus')}")
+    check("step" in text("ErrorLog"), f"ErrorLog names the step: {text('ErrorLog')!r}")
+    with h5py.File(newest(), "r") as f:
+        kept = len(f.keys())
+        check(kept >= 2 and f.attrs["exit_status"] == "Failed"
+              and f.attrs["completed_steps"] == kept,
+              f"the completed steps are kept ({kept}, {f.attrs['exit_status']})")
+    sim = start_sim("sim-again.log")
+    put("NumScans", 3)
+    check(run_sequence(timeout=60) == "Success",
+          f"the IOC is back: Success (ErrorLog: {text('ErrorLog')})")
 finally:
     stop_daemon(daemon)
     sim.terminate()

@@ -7,7 +7,7 @@ use crate::hdf5_fast::{scalar_dataset, Scalar};
 use ca::Value;
 use hdf5::types::VarLenUnicode;
 use hdf5::{File, Location};
-use runner::StepData;
+use runner::{PvRecord, StepData};
 use std::path::{Path, PathBuf};
 
 /// What the file's root records about the sequence.
@@ -132,23 +132,8 @@ impl ScanFile {
                 .create_group(group_name)
                 .map_err(|e| err(format!("group {group_name}"), e))?;
             for record in records {
-                let what = || format!("dataset {group_name}/{}", record.name);
-                let scalar = match record.value {
-                    Value::Double(v) => Some(Scalar::F64(v)),
-                    Value::Long(v) => Some(Scalar::I64(v)),
-                    _ => None,
-                };
-                if let Some(value) = scalar {
-                    scalar_dataset(&sub, &record.name, value, record.egu.as_deref())
-                        .map_err(|e| err(what(), e))?;
-                    continue;
-                }
-                let dataset =
-                    dataset_value(&sub, &record.name, &record.value).map_err(|e| err(what(), e))?;
-                if let Some(egu) = &record.egu {
-                    attr_value(&dataset, "egu", &Value::Text(egu.clone()))
-                        .map_err(|e| err(what(), e))?;
-                }
+                write_record(&sub, record)
+                    .map_err(|e| err(format!("dataset {group_name}/{}", record.name), e))?;
             }
         }
         self.flush()
@@ -263,33 +248,32 @@ fn attr_value(loc: &Location, name: &str, value: &Value) -> hdf5::Result<()> {
     }
 }
 
-fn dataset_value(group: &hdf5::Group, name: &str, value: &Value) -> hdf5::Result<hdf5::Dataset> {
-    match value {
-        Value::Double(v) => {
-            let d = group.new_dataset::<f64>().shape(()).create(name)?;
-            d.write_scalar(v)?;
-            Ok(d)
-        }
-        Value::Long(v) => {
-            let d = group.new_dataset::<i64>().shape(()).create(name)?;
-            d.write_scalar(v)?;
-            Ok(d)
-        }
+/// One PV as a dataset named by its full name, with `egu` when known:
+/// scalars through the fast path, text and arrays through hdf5-metno.
+fn write_record(group: &hdf5::Group, record: &PvRecord) -> hdf5::Result<()> {
+    let egu = record.egu.as_deref();
+    let dataset = match &record.value {
+        Value::Double(v) => return scalar_dataset(group, &record.name, Scalar::F64(*v), egu),
+        Value::Long(v) => return scalar_dataset(group, &record.name, Scalar::I64(*v), egu),
         Value::Text(t) => {
             let d = group
                 .new_dataset::<VarLenUnicode>()
                 .shape(())
-                .create(name)?;
+                .create(record.name.as_str())?;
             d.write_scalar(&text(t)?)?;
-            Ok(d)
+            d
         }
         Value::Doubles(v) => group
             .new_dataset_builder()
             .with_data(v.as_slice())
-            .create(name),
+            .create(record.name.as_str())?,
         Value::Longs(v) => group
             .new_dataset_builder()
             .with_data(v.as_slice())
-            .create(name),
+            .create(record.name.as_str())?,
+    };
+    if let Some(unit) = egu {
+        attr_value(&dataset, "egu", &Value::Text(unit.to_string()))?;
     }
+    Ok(())
 }

@@ -101,23 +101,47 @@ impl PvClient {
         results.into_iter().filter_map(Result::err).collect()
     }
 
-    /// Reads `name`'s value and unit within `timeout`.
-    pub async fn get(&self, name: &str, timeout: Duration) -> Result<Reading, ClientError> {
+    /// Runs `operation` on `name`'s channel (connecting it first), all of it
+    /// within `timeout`; failures name the PV and the operation.
+    async fn within<T, F, Fut>(
+        &self,
+        name: &str,
+        operation: &'static str,
+        timeout: Duration,
+        run: F,
+    ) -> Result<T, ClientError>
+    where
+        F: FnOnce(CaChannel) -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
         let failed = |reason: String| ClientError::Failed {
             pv: name.to_string(),
-            operation: "get",
+            operation,
             reason,
         };
-        let read = async {
+        let attempt = async {
             let channel = self.channel(name).await?;
-            channel
-                .get_with_metadata(DbrClass::Ctrl)
-                .await
-                .map_err(|e| failed(e.to_string()))
+            run(channel).await.map_err(failed)
         };
-        let snapshot = tokio::time::timeout(timeout, read)
-            .await
-            .map_err(|_| failed(format!("no answer within {:.1} s", timeout.as_secs_f64())))??;
+        tokio::time::timeout(timeout, attempt).await.map_err(|_| {
+            let waited = match operation {
+                "put" => "not completed within",
+                _ => "no answer within",
+            };
+            failed(format!("{waited} {:.1} s", timeout.as_secs_f64()))
+        })?
+    }
+
+    /// Reads `name`'s value and unit within `timeout`.
+    pub async fn get(&self, name: &str, timeout: Duration) -> Result<Reading, ClientError> {
+        let snapshot = self
+            .within(name, "get", timeout, |channel| async move {
+                channel
+                    .get_with_metadata(DbrClass::Ctrl)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await?;
         let units = snapshot
             .units()
             .map(|u| u.as_str_lossy().trim().to_string())
@@ -136,24 +160,14 @@ impl PvClient {
         value: &Value,
         timeout: Duration,
     ) -> Result<(), ClientError> {
-        let failed = |reason: String| ClientError::Failed {
-            pv: name.to_string(),
-            operation: "put",
-            reason,
-        };
-        let write = async {
-            let channel = self.channel(name).await?;
+        let wire = value_to_wire(value);
+        self.within(name, "put", timeout, |channel| async move {
             channel
-                .put_with_timeout(&value_to_wire(value), timeout)
+                .put_with_timeout(&wire, timeout)
                 .await
-                .map_err(|e| failed(e.to_string()))
-        };
-        tokio::time::timeout(timeout, write).await.map_err(|_| {
-            failed(format!(
-                "not completed within {:.1} s",
-                timeout.as_secs_f64()
-            ))
-        })?
+                .map_err(|e| e.to_string())
+        })
+        .await
     }
 
     /// Subscribes to `name`'s value changes; the first update is the

@@ -7,7 +7,7 @@ use crate::hdf5_file::{ExitAttributes, RootAttributes, ScanFile};
 use crate::Publish;
 use async_trait::async_trait;
 use ca::Value;
-use runner::{CallbackError, SequenceOutcome, SequenceReport, StepCallback, StepContext, StepData};
+use runner::{CallbackError, SequenceReport, StepCallback, StepContext, StepData};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -96,17 +96,10 @@ impl StepCallback for Hdf5Writer {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
-        let exit = match &report.outcome {
-            SequenceOutcome::Success => ExitAttributes {
-                exit_status: "Completed".into(),
-                exit_reason: String::new(),
-                completed_steps: report.completed_steps as u64,
-            },
-            SequenceOutcome::IoFail(reason) => ExitAttributes {
-                exit_status: "Failed".into(),
-                exit_reason: reason.clone(),
-                completed_steps: report.completed_steps as u64,
-            },
+        let exit = ExitAttributes {
+            exit_status: report.outcome.exit_status().label().into(),
+            exit_reason: report.outcome.reason().into(),
+            completed_steps: report.completed_steps as u64,
         };
         self.on_file(file, move |f| f.finish(&exit)).await
     }

@@ -2,13 +2,14 @@
 
 use ca::{PvSpec, PvType, Value};
 use callbacks::{FitQuantity, FIT_CHANNELS};
+use runner::ExitStatus;
 
 /// TaskStatus states, as the reference.
 pub const TASK_STATUS: [&str; 5] = ["Success", "Task Fail", "IO Fail", "Code Crash", "Skipped"];
 /// LogLevel states, as the reference.
 pub const LOG_LEVELS: [&str; 4] = ["DEBUG", "INFO", "WARNING", "ERROR"];
-/// ScanControl states, as the reference.
-pub const SCAN_CONTROL: [&str; 3] = ["RESUME", "PAUSE", "ABORT"];
+/// ScanControl states: the reference's RESUME, PAUSE, ABORT and our STOP.
+pub const SCAN_CONTROL: [&str; 4] = runner::Directive::LABELS;
 /// Longest path accepted in OutputPath, DataFilePath, MetadataFilePath.
 pub const PATH_LEN: usize = 255;
 /// Longest message kept in a log PV.
@@ -162,6 +163,20 @@ pub fn bridge_pvs(main: &str, max_steps: u32) -> Vec<PvSpec> {
             labels(&SCAN_CONTROL),
             Value::Long(0),
             true,
+            "",
+        ),
+        pv(
+            "ScanExitStatus",
+            labels(&ExitStatus::LABELS),
+            Value::Long(ExitStatus::Completed as i64),
+            false,
+            "",
+        ),
+        pv(
+            "ScanExitReason",
+            text(LOG_LEN),
+            Value::Text("no sequence since the daemon started".into()),
+            false,
             "",
         ),
     ]

@@ -4,7 +4,7 @@ use crate::station::Timing;
 use ca::{PvClient, PvServer, Value};
 use callbacks::Publish;
 use planner::{Prefixes, ScannerIndex};
-use runner::PvGroups;
+use runner::{control_channel, ControlSender, PvGroups};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -32,6 +32,8 @@ pub struct Context {
     pub client: Arc<PvClient>,
     /// Publishes to the daemon's PVs.
     pub publisher: Arc<dyn Publish>,
+    /// The operator's ScanControl, as the running sequence sees it.
+    pub control: ControlSender,
     /// Inputs whose last write was refused, with the reason.
     refused: Mutex<BTreeMap<String, String>>,
 }
@@ -64,6 +66,7 @@ impl Context {
             server,
             client,
             publisher,
+            control: control_channel().0,
             refused: Mutex::new(BTreeMap::new()),
         }
     }

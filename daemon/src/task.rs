@@ -7,15 +7,58 @@ use ca::Value;
 use callbacks::{FitInputs, GaussFitCallback, Hdf5Writer, RootAttributes, StatusCallback};
 use planner::{OutputPathCheck, RawInput, RawScanInputs, ScanConfig, ScanLimits, WithinDataRoot};
 use runner::epics::{EpicsHardScan, HardScanPvs, PvCollector};
-use runner::{run_sequence, Devices, Positioner, PvGroups, SequenceOutcome, StepCallback};
+use runner::{
+    run_sequence, Control, Devices, ExitStatus, Positioner, PvGroups, SequenceOutcome, StepCallback,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tracing::{error, info, warn};
 
-/// How the task ended, for TaskStatus.
+/// How the task ended: TaskStatus as the reference reports it, and the
+/// truth for ScanExitStatus and ScanExitReason.
 pub struct TaskEnd {
-    /// The state.
+    /// The reference's state.
     pub status: TaskStatus,
+    /// How it really ended.
+    pub exit: ExitStatus,
+    /// Why it ended early (empty when it completed).
+    pub reason: String,
+}
+
+impl TaskEnd {
+    /// Nothing ran: the inputs or the output folder were unusable.
+    fn not_started(reason: String) -> Self {
+        error!("not started: {reason}");
+        Self {
+            status: TaskStatus::TaskFail,
+            exit: ExitStatus::Failed,
+            reason: format!("not started: {reason}"),
+        }
+    }
+
+    /// The hardware failed before the first step.
+    fn io_fail(reason: String) -> Self {
+        error!("IO failure: {reason}");
+        Self {
+            status: TaskStatus::IoFail,
+            exit: ExitStatus::Failed,
+            reason,
+        }
+    }
+
+    /// What the step loop reported. STOP and ABORT keep the reference's
+    /// TaskStatus (Success); ScanExitStatus tells them apart.
+    fn from_outcome(outcome: &SequenceOutcome) -> Self {
+        let status = match outcome {
+            SequenceOutcome::IoFail(_) => TaskStatus::IoFail,
+            _ => TaskStatus::Success,
+        };
+        Self {
+            status,
+            exit: outcome.exit_status(),
+            reason: outcome.reason().to_string(),
+        }
+    }
 }
 
 fn raw(ctx: &Context, name: &str) -> RawInput {
@@ -34,14 +77,12 @@ fn text(ctx: &Context, name: &str) -> String {
     }
 }
 
-/// Runs one sequence; every failure is logged for the operator.
-pub async fn run(ctx: Arc<Context>) -> TaskEnd {
+/// Runs one sequence under `control`; every failure is logged for the
+/// operator.
+pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
     let refused = ctx.refused_inputs();
     if let Some(problem) = refused.first() {
-        error!("not started: {problem}; write a valid value and trigger again");
-        return TaskEnd {
-            status: TaskStatus::TaskFail,
-        };
+        return TaskEnd::not_started(format!("{problem}; write a valid value and trigger again"));
     }
     let inputs = RawScanInputs {
         num_scans: raw(&ctx, "NumScans"),
@@ -57,34 +98,25 @@ pub async fn run(ctx: Arc<Context>) -> TaskEnd {
     let paths = InsideDataRoot(ctx.data_root.clone());
     let config = match ScanConfig::from_raw(&inputs, &limits, &paths) {
         Ok(c) => c,
-        Err(e) => {
-            error!("not started: {e}");
-            return TaskEnd {
-                status: TaskStatus::TaskFail,
-            };
-        }
+        Err(e) => return TaskEnd::not_started(e.to_string()),
     };
     if config.num_scans == 0 {
         info!("NumScans is 0: nothing to do");
         return TaskEnd {
             status: TaskStatus::Skipped,
+            exit: ExitStatus::Completed,
+            reason: "NumScans is 0: nothing to do".into(),
         };
     }
     if let Err(e) = std::fs::create_dir_all(&config.output_dir) {
-        error!(
-            "not started: cannot create the output folder {}: {e}",
+        return TaskEnd::not_started(format!(
+            "cannot create the output folder {}: {e}",
             config.output_dir.display()
-        );
-        return TaskEnd {
-            status: TaskStatus::TaskFail,
-        };
+        ));
     }
     // Links on disk may lead out of the data root: check where it really is.
     if let Err(e) = paths.check_on_disk(&config.output_dir) {
-        error!("not started: OutputPath {e}");
-        return TaskEnd {
-            status: TaskStatus::TaskFail,
-        };
+        return TaskEnd::not_started(format!("OutputPath {e}"));
     }
     let (data, metadata) = groups(&ctx);
     let client = Arc::clone(&ctx.client);
@@ -103,24 +135,14 @@ pub async fn run(ctx: Arc<Context>) -> TaskEnd {
     let current = if config.relative {
         match hard_scan.current().await {
             Ok(p) => p.first().copied(),
-            Err(e) => {
-                error!("IO failure: reading the current position: {e}");
-                return TaskEnd {
-                    status: TaskStatus::IoFail,
-                };
-            }
+            Err(e) => return TaskEnd::io_fail(format!("reading the current position: {e}")),
         }
     } else {
         None
     };
     let plan = match config.plan(current, &limits) {
         Ok(p) => p,
-        Err(e) => {
-            error!("not started: {e}");
-            return TaskEnd {
-                status: TaskStatus::TaskFail,
-            };
-        }
+        Err(e) => return TaskEnd::not_started(e.to_string()),
     };
     let path = config.file_path(ctx.index, chrono::Local::now().naive_local());
     let root = RootAttributes {
@@ -168,32 +190,26 @@ pub async fn run(ctx: Arc<Context>) -> TaskEnd {
         },
         &mut chain,
         &ctx.timing.policy(),
+        control,
     )
     .await;
     info!("time per phase: {}", report.phases);
     for failure in &report.callback_failures {
         warn!("callback failed: {failure}");
     }
-    match report.outcome {
-        SequenceOutcome::Success => {
-            info!(
-                "scan complete: {} steps, {} sweep retries",
-                report.completed_steps, report.sweep_retries
-            );
-            TaskEnd {
-                status: TaskStatus::Success,
-            }
-        }
-        SequenceOutcome::IoFail(reason) => {
-            error!(
-                "IO failure after {} completed steps: {reason}",
-                report.completed_steps
-            );
-            TaskEnd {
-                status: TaskStatus::IoFail,
-            }
-        }
+    match &report.outcome {
+        SequenceOutcome::Success => info!(
+            "scan complete: {} steps, {} sweep retries",
+            report.completed_steps, report.sweep_retries
+        ),
+        SequenceOutcome::IoFail(reason) => error!(
+            "IO failure after {} completed steps: {reason}",
+            report.completed_steps
+        ),
+        // The step loop logged them.
+        SequenceOutcome::Stopped(_) | SequenceOutcome::Aborted(_) => {}
     }
+    TaskEnd::from_outcome(&report.outcome)
 }
 
 /// The default groups plus the operator's extra files (full PV names),

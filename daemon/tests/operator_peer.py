@@ -112,9 +112,10 @@ def run_sequence(timeout=60):
 
 
 with open(SIM, "w") as f:
-    # Sweeps 1-5: the good scan; 6-7 the busy test; 8 ok, 9-11 fail.
+    # Sweeps 1-5: the good scan; 6-7 the busy test; 8 ok, 9-11 fail;
+    # 12-13 ok, 14 never ends (the abort test).
     f.write("sweep_seconds: 0.02\ntrace_samples: 500\n"
-            "faults: {failing_sweeps: [9, 10, 11]}\n")
+            "faults: {failing_sweeps: [9, 10, 11], hanging_sweeps: [14]}\n")
 
 daemon = start_daemon("daemon-1.log")
 
@@ -223,6 +224,83 @@ check(len(new) == 1, f"one new file {new}")
 with h5py.File(new[0], "r") as f:
     check(list(f.keys()) == ["scan_001"], f"exactly the completed steps {list(f.keys())}")
     check(f.attrs["exit_status"] == "Failed", "exit_status Failed")
+
+# 4b. ScanControl. ABORT during a sweep that never ends: the wait is cancelled
+#     at once (not after the 15 s sweep timeout); TaskStatus stays the
+#     reference's Success, ScanExitStatus and the file say Aborted.
+check(text("ScanExitStatus") == "Failed" and "step 2" in text("ScanExitReason"),
+      f"the IO Fail is Failed with its reason: {text('ScanExitReason')!r}")
+before = files()
+put("NumScans", 5)
+busy = []
+epics.camonitor(P + "Busy", callback=lambda value=None, **_: busy.append(value))
+put("Trigger", 1)
+deadline = time.time() + 20
+while time.time() < deadline and get("ScanCurrentStep") < 3:
+    time.sleep(0.01)
+time.sleep(0.3)
+check(busy[-1:] == [1], f"still sweeping step 3 (Busy {busy})")
+aborted_at = time.time()
+put("ScanControl", "ABORT")
+while time.time() < deadline and busy[-1] != 0:
+    time.sleep(0.01)
+took = time.time() - aborted_at
+epics.camonitor_clear(P + "Busy")
+check(busy[-1] == 0 and took < 5, f"ABORT ended the sequence at once ({took:.2f} s)")
+check(text("TaskStatus") == "Success", f"TaskStatus stays compatible: {text('TaskStatus')}")
+check(text("ScanExitStatus") == "Aborted", f"ScanExitStatus {text('ScanExitStatus')}")
+check("during the sweep of step 3 of 5" in text("ScanExitReason"),
+      f"ScanExitReason {text('ScanExitReason')!r}")
+check(text("ScanControl") == "RESUME", "ScanControl back to RESUME after the abort")
+new = [f for f in files() if f not in before]
+with h5py.File(new[0], "r") as f:
+    check(list(f.keys()) == ["scan_001", "scan_002"], f"the completed steps kept {list(f.keys())}")
+    check(f.attrs["exit_status"] == "Aborted" and f.attrs["completed_steps"] == 2
+          and "sweep of step 3" in f.attrs["exit_reason"], "the file says Aborted, and why")
+
+# PAUSE while idle holds the next sequence before its first step; RESUME runs it.
+put("ScanControl", "PAUSE")
+check(eventually("InfoLog", "hold before its first step"), f"InfoLog {text('InfoLog')!r}")
+before = files()
+put("NumScans", 3)
+put("Trigger", 1)
+check(eventually("InfoLog", "paused before step 1 of 3"), f"InfoLog {text('InfoLog')!r}")
+time.sleep(0.5)
+check(get("Busy") == 1 and files() == before, "held: busy, no file yet")
+put("ScanControl", "RESUME")
+deadline = time.time() + 20
+while time.time() < deadline and get("Busy") == 1:
+    time.sleep(0.02)
+check(text("TaskStatus") == "Success" and text("ScanExitStatus") == "Completed",
+      f"resumed and completed: {text('ScanExitStatus')} {text('ScanExitReason')!r}")
+check(text("ScanExitReason") == "", "no reason for a completed scan")
+new = [f for f in files() if f not in before]
+with h5py.File(new[0], "r") as f:
+    check(len(f.keys()) == 3 and f.attrs["exit_status"] == "Completed", "all 3 steps, Completed")
+
+# STOP finishes the current step and closes the file: Stopped.
+before = files()
+put("NumScans", 40)
+put("Trigger", 1)
+deadline = time.time() + 30
+while time.time() < deadline and get("ScanCurrentStep") < 4:
+    time.sleep(0.01)
+put("ScanControl", "STOP")
+while time.time() < deadline and get("Busy") == 1:
+    time.sleep(0.02)
+check(text("ScanExitStatus") == "Stopped" and "STOP before step" in text("ScanExitReason"),
+      f"Stopped: {text('ScanExitStatus')} {text('ScanExitReason')!r}")
+check(text("TaskStatus") == "Success" and text("ScanControl") == "RESUME",
+      "TaskStatus Success, ScanControl back to RESUME")
+new = [f for f in files() if f not in before]
+with h5py.File(new[0], "r") as f:
+    kept = len(f.keys())
+    check(4 <= kept < 40 and f.attrs["exit_status"] == "Stopped"
+          and f.attrs["completed_steps"] == kept, f"stopped after {kept} whole steps")
+# ABORT or STOP with nothing running: nothing to end, back to RESUME.
+put("ScanControl", "ABORT")
+check(eventually("WarningLog", "no sequence is running"), f"WarningLog {text('WarningLog')!r}")
+check(text("ScanControl") == "RESUME", "idle ABORT reset")
 
 # 5. Inputs persist across a restart.
 put("NumScans", 7)

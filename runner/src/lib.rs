@@ -8,12 +8,14 @@
 //! implement the traits; callbacks (status, live fit, HDF5 writer, user
 //! code) implement [`StepCallback`].
 
+mod control;
 mod data;
 mod devices;
 pub mod epics;
 mod pv_groups;
 mod sequence;
 
+pub use control::{control_channel, Control, ControlSender, Directive};
 pub use data::{PvRecord, PvValue, StepData};
 pub use devices::{
     CallbackError, Detector, DeviceError, Positioner, StepCallback, StepContext, SweepOutcome,
@@ -21,5 +23,5 @@ pub use devices::{
 };
 pub use pv_groups::{PvGroupError, PvGroups};
 pub use sequence::{
-    run_sequence, Devices, PhaseTimes, RetryPolicy, SequenceOutcome, SequenceReport,
+    run_sequence, Devices, ExitStatus, PhaseTimes, RetryPolicy, SequenceOutcome, SequenceReport,
 };

@@ -1,9 +1,10 @@
 //! One scan sequence: the step loop, its sweep retries and timeouts, and
 //! the callback chain's failure rules.
 
+use crate::control::{Control, Directive};
 use crate::data::StepData;
 use crate::devices::{Detector, Positioner, StepCallback, StepContext, SweepOutcome, Trigger};
-use planner::Plan;
+use planner::{Plan, Step};
 use std::time::Duration;
 use tokio::time::{sleep, timeout, Instant};
 use tracing::{info, warn};
@@ -55,9 +56,71 @@ pub struct Devices<'a> {
 pub enum SequenceOutcome {
     /// Every step completed.
     Success,
+    /// The operator's STOP ended it at a step boundary; the reason says
+    /// where.
+    Stopped(String),
+    /// The operator's ABORT ended it at once; the reason says where.
+    Aborted(String),
     /// Hardware or a required callback failed; the reason is for the
     /// operator's `ErrorLog`.
     IoFail(String),
+}
+
+impl SequenceOutcome {
+    /// The truth for the operator and the file.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Self::Success => ExitStatus::Completed,
+            Self::Stopped(_) => ExitStatus::Stopped,
+            Self::Aborted(_) => ExitStatus::Aborted,
+            Self::IoFail(_) => ExitStatus::Failed,
+        }
+    }
+
+    /// Why it ended early; empty when it completed.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Success => "",
+            Self::Stopped(r) | Self::Aborted(r) | Self::IoFail(r) => r,
+        }
+    }
+}
+
+/// How a sequence really ended: `ScanExitStatus` and the file's
+/// `exit_status` (the reference reports an abort as success).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Every step done (or nothing to do).
+    Completed = 0,
+    /// The operator's STOP ended it after a step.
+    Stopped = 1,
+    /// The operator's ABORT (or a shutdown) ended it at once.
+    Aborted = 2,
+    /// Refused inputs, hardware or file failure, or a bug.
+    Failed = 3,
+}
+
+impl ExitStatus {
+    /// The labels, in value order.
+    pub const LABELS: [&'static str; 4] = ["Completed", "Stopped", "Aborted", "Failed"];
+
+    /// Its label.
+    pub fn label(self) -> &'static str {
+        Self::LABELS[self as usize]
+    }
+}
+
+/// Why the steps ended early.
+enum Ended {
+    Failed(String),
+    Stopped(String),
+    Aborted(String),
+}
+
+impl From<String> for Ended {
+    fn from(reason: String) -> Self {
+        Self::Failed(reason)
+    }
 }
 
 /// What a sequence did.
@@ -123,6 +186,8 @@ struct Run<'a, 'b> {
     callbacks: &'b mut [Box<dyn StepCallback>],
     policy: &'b RetryPolicy,
     report: SequenceReport,
+    /// What the current step is doing, for an abort's reason.
+    phase: &'static str,
 }
 
 impl Run<'_, '_> {
@@ -206,7 +271,90 @@ impl Run<'_, '_> {
         ))
     }
 
-    async fn steps(&mut self, plan: &Plan, relative: bool) -> Result<(), String> {
+    /// Holds while paused; says whether the next step may start.
+    async fn boundary(
+        &mut self,
+        step: usize,
+        total: usize,
+        control: &mut Control,
+    ) -> Result<(), Ended> {
+        let mut directive = control.now();
+        if directive == Directive::Pause {
+            info!(
+                "paused before step {} of {total}: RESUME goes on, STOP or ABORT ends",
+                step + 1
+            );
+            directive = control.after_pause().await;
+            if directive == Directive::Resume {
+                info!("resumed at step {} of {total}", step + 1);
+            }
+        }
+        let done = self.report.completed_steps;
+        match directive {
+            Directive::Resume | Directive::Pause => Ok(()),
+            Directive::Stop => Err(Ended::Stopped(format!(
+                "STOP before step {} of {total}: {done} steps completed",
+                step + 1
+            ))),
+            Directive::Abort => Err(Ended::Aborted(format!(
+                "ABORT before step {} of {total}: {done} steps completed",
+                step + 1
+            ))),
+        }
+    }
+
+    /// One step up to its data: pre-step callbacks, move, settle, sweep,
+    /// read. Dropped part-way when the operator aborts.
+    async fn acquire(
+        &mut self,
+        ctx: &StepContext,
+        step: &Step<'_>,
+        mark: &mut Instant,
+    ) -> Result<StepData, String> {
+        let mut lap = |total: &mut Duration| {
+            let now = Instant::now();
+            *total += now - *mark;
+            *mark = now;
+        };
+        self.phase = "the pre-step callbacks";
+        self.pre_step(ctx).await?;
+        lap(&mut self.report.phases.pre_step);
+        self.phase = "the move";
+        self.devices
+            .positioner
+            .move_to(step.positions)
+            .await
+            .map_err(|e| {
+                format!(
+                    "step {}: moving to {:?}: {e}",
+                    step.index + 1,
+                    step.positions
+                )
+            })?;
+        lap(&mut self.report.phases.moving);
+        self.phase = "the settle delay";
+        pause(self.policy.settle).await;
+        lap(&mut self.report.phases.delays);
+        self.phase = "the sweep";
+        self.sweep(step.index).await?;
+        lap(&mut self.report.phases.sweeping);
+        self.phase = "the data read";
+        let data = self
+            .devices
+            .detector
+            .read()
+            .await
+            .map_err(|e| format!("step {}: reading data: {e}", step.index + 1))?;
+        lap(&mut self.report.phases.reading);
+        Ok(data)
+    }
+
+    async fn steps(
+        &mut self,
+        plan: &Plan,
+        relative: bool,
+        control: &mut Control,
+    ) -> Result<(), Ended> {
         let started = Instant::now();
         if relative {
             self.devices
@@ -217,6 +365,7 @@ impl Run<'_, '_> {
         }
         let total = plan.len();
         for step in plan.steps() {
+            self.boundary(step.index, total, control).await?;
             let ctx = StepContext {
                 index: step.index,
                 total,
@@ -224,60 +373,54 @@ impl Run<'_, '_> {
                 elapsed: started.elapsed(),
             };
             let mut mark = Instant::now();
-            let mut lap = |total: &mut Duration| {
-                let now = Instant::now();
-                *total += now - mark;
-                mark = now;
-            };
-            self.pre_step(&ctx).await?;
-            lap(&mut self.report.phases.pre_step);
-            self.devices
-                .positioner
-                .move_to(step.positions)
-                .await
-                .map_err(|e| {
-                    format!(
-                        "step {}: moving to {:?}: {e}",
+            let mut data = tokio::select! {
+                biased;
+                _ = control.aborted() => {
+                    return Err(Ended::Aborted(format!(
+                        "ABORT during {} of step {} of {total}: {} steps completed",
+                        self.phase,
                         step.index + 1,
-                        step.positions
-                    )
-                })?;
-            lap(&mut self.report.phases.moving);
-            pause(self.policy.settle).await;
-            lap(&mut self.report.phases.delays);
-            self.sweep(step.index).await?;
-            lap(&mut self.report.phases.sweeping);
-            let mut data = self
-                .devices
-                .detector
-                .read()
-                .await
-                .map_err(|e| format!("step {}: reading data: {e}", step.index + 1))?;
-            lap(&mut self.report.phases.reading);
+                        self.report.completed_steps
+                    )));
+                }
+                data = self.acquire(&ctx, &step, &mut mark) => data?,
+            };
+            // Data that was read is written: the post-step callbacks (the
+            // fit, the file) are not cut short by an abort.
             self.post_step(&ctx, &mut data).await?;
-            lap(&mut self.report.phases.post_step);
+            self.report.phases.post_step += mark.elapsed();
             self.report.completed_steps += 1;
             info!(step = step.index + 1, total, "step done");
             if step.index + 1 < total {
-                pause(self.policy.between_steps).await;
-                lap(&mut self.report.phases.delays);
+                let waited = Instant::now();
+                tokio::select! {
+                    biased;
+                    _ = control.aborted() => {}
+                    _ = pause(self.policy.between_steps) => {}
+                }
+                self.report.phases.delays += waited.elapsed();
             }
         }
         Ok(())
     }
 }
 
-/// Runs `plan` on `devices`, with `callbacks` around every step.
+/// Runs `plan` on `devices`, with `callbacks` around every step, under the
+/// operator's `control`.
 ///
 /// Never panics on device or callback failure: the first fatal problem ends
 /// the sequence as [`SequenceOutcome::IoFail`] with a reason naming the
-/// step, and the steps completed before it stay completed.
+/// step, and the steps completed before it stay completed. PAUSE holds
+/// before the next step; STOP ends there; ABORT ends at once, dropping the
+/// step in progress unless its data was already read (then it is written
+/// first).
 pub async fn run_sequence(
     plan: &Plan,
     relative: bool,
     devices: Devices<'_>,
     callbacks: &mut [Box<dyn StepCallback>],
     policy: &RetryPolicy,
+    mut control: Control,
 ) -> SequenceReport {
     let mut run = Run {
         devices,
@@ -290,10 +433,22 @@ pub async fn run_sequence(
             callback_failures: Vec::new(),
             phases: PhaseTimes::default(),
         },
+        phase: "the start",
     };
-    if let Err(reason) = run.steps(plan, relative).await {
-        warn!("sequence failed: {reason}");
-        run.report.outcome = SequenceOutcome::IoFail(reason);
+    match run.steps(plan, relative, &mut control).await {
+        Ok(()) => {}
+        Err(Ended::Failed(reason)) => {
+            warn!("sequence failed: {reason}");
+            run.report.outcome = SequenceOutcome::IoFail(reason);
+        }
+        Err(Ended::Stopped(reason)) => {
+            info!("sequence stopped: {reason}");
+            run.report.outcome = SequenceOutcome::Stopped(reason);
+        }
+        Err(Ended::Aborted(reason)) => {
+            warn!("sequence aborted: {reason}");
+            run.report.outcome = SequenceOutcome::Aborted(reason);
+        }
     }
     for callback in run.callbacks.iter_mut() {
         if let Err(e) = callback.sequence_end(&run.report).await {

@@ -7,8 +7,9 @@
 use async_trait::async_trait;
 use planner::Plan;
 use runner::{
-    run_sequence, CallbackError, Detector, DeviceError, Devices, Positioner, PvRecord, PvValue,
-    RetryPolicy, SequenceOutcome, StepCallback, StepContext, StepData, SweepOutcome, Trigger,
+    control_channel, run_sequence, CallbackError, Control, ControlSender, Detector, DeviceError,
+    Devices, Directive, Positioner, PvRecord, PvValue, RetryPolicy, SequenceOutcome, StepCallback,
+    StepContext, StepData, SweepOutcome, Trigger,
 };
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -140,6 +141,7 @@ struct Rig {
     log: Log,
     motor: Motor,
     trigger: ScriptedTrigger,
+    control: Control,
 }
 
 impl Rig {
@@ -155,7 +157,16 @@ impl Rig {
                 script: script.into(),
             },
             log,
+            control: Control::none(),
         }
+    }
+
+    /// A rig whose sequence the returned sender controls.
+    fn controlled(script: Vec<Sweep>) -> (Self, Arc<ControlSender>) {
+        let (tx, control) = control_channel();
+        let mut rig = Self::new(script);
+        rig.control = control;
+        (rig, Arc::new(tx))
     }
 
     async fn run(
@@ -193,7 +204,15 @@ impl Rig {
             trigger: &mut self.trigger,
             detector: &mut reader,
         };
-        run_sequence(plan, relative, devices, callbacks, &RetryPolicy::default()).await
+        run_sequence(
+            plan,
+            relative,
+            devices,
+            callbacks,
+            &RetryPolicy::default(),
+            self.control.clone(),
+        )
+        .await
     }
 
     fn log(&self) -> Vec<String> {
@@ -355,5 +374,200 @@ async fn a_required_callback_failure_is_an_io_failure() {
     assert!(
         !rig.log().contains(&"move 3".to_string()),
         "no step after the failure"
+    );
+}
+
+/// The operator: sets a directive when a given step reaches a given phase.
+struct Operator {
+    control: Arc<ControlSender>,
+    /// (phase "pre" or "post", 0-based step, directive)
+    at: Vec<(&'static str, usize, Directive)>,
+}
+
+impl Operator {
+    fn act(&self, phase: &str, step: usize) {
+        for (p, s, d) in &self.at {
+            if *p == phase && *s == step {
+                self.control.set(*d);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl StepCallback for Operator {
+    fn name(&self) -> &str {
+        "operator"
+    }
+    async fn pre_step(&mut self, ctx: &StepContext) -> Result<(), CallbackError> {
+        self.act("pre", ctx.index);
+        Ok(())
+    }
+    async fn post_step(
+        &mut self,
+        ctx: &StepContext,
+        _: &mut StepData,
+    ) -> Result<(), CallbackError> {
+        self.act("post", ctx.index);
+        Ok(())
+    }
+}
+
+fn operator(
+    control: &Arc<ControlSender>,
+    at: Vec<(&'static str, usize, Directive)>,
+) -> Box<dyn StepCallback> {
+    Box::new(Operator {
+        control: control.clone(),
+        at,
+    })
+}
+
+fn moves(log: &[String]) -> Vec<String> {
+    log.iter()
+        .filter(|l| l.starts_with("move"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_holds_at_the_next_step_boundary_until_resume() {
+    let (mut rig, control) = Rig::controlled(vec![]);
+    let mut callbacks = vec![
+        operator(&control, vec![("post", 0, Directive::Pause)]),
+        recorder(&rig.log, "hdf5", true, None),
+    ];
+    let log = rig.log.clone();
+    let resumer = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            // Ten minutes paused: still only the first step done.
+            let seen = moves(&log.lock().unwrap());
+            control.set(Directive::Resume);
+            seen
+        })
+    };
+    let started = tokio::time::Instant::now();
+    let report = rig
+        .run(
+            &Plan::linspace(0.0, 2.0, 3, 100).unwrap(),
+            false,
+            &mut callbacks,
+        )
+        .await;
+    assert_eq!(resumer.await.unwrap(), ["move 0"]);
+    assert_eq!(report.outcome, SequenceOutcome::Success);
+    assert_eq!(report.completed_steps, 3);
+    assert_eq!(moves(&rig.log()), ["move 0", "move 1", "move 2"]);
+    assert_eq!(started.elapsed(), Duration::from_secs(600));
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_finishes_the_current_step_then_ends() {
+    let (mut rig, control) = Rig::controlled(vec![]);
+    // STOP arrives while step 2 runs (before its move).
+    let mut callbacks = vec![
+        operator(&control, vec![("pre", 1, Directive::Stop)]),
+        recorder(&rig.log, "hdf5", true, None),
+    ];
+    let report = rig
+        .run(
+            &Plan::linspace(0.0, 4.0, 5, 100).unwrap(),
+            false,
+            &mut callbacks,
+        )
+        .await;
+    assert_eq!(report.completed_steps, 2);
+    let SequenceOutcome::Stopped(reason) = &report.outcome else {
+        panic!("{:?}", report.outcome)
+    };
+    assert!(reason.contains("before step 3 of 5"), "{reason}");
+    assert!(rig.log().contains(&"hdf5 post 1".to_string()));
+    assert_eq!(moves(&rig.log()), ["move 0", "move 1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_cancels_a_sweep_in_progress_and_keeps_completed_steps() {
+    // The second sweep never ends; the operator aborts 5 s into it.
+    let (mut rig, control) = Rig::controlled(vec![Sweep::Ok, Sweep::Hang]);
+    let mut callbacks = vec![recorder(&rig.log, "hdf5", true, None)];
+    let aborter = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            control.set(Directive::Abort);
+        })
+    };
+    let started = tokio::time::Instant::now();
+    let report = rig
+        .run(
+            &Plan::linspace(0.0, 3.0, 4, 100).unwrap(),
+            false,
+            &mut callbacks,
+        )
+        .await;
+    aborter.await.unwrap();
+    // At once: not after the sweep's 15 s timeout.
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert_eq!(report.completed_steps, 1);
+    let SequenceOutcome::Aborted(reason) = &report.outcome else {
+        panic!("{:?}", report.outcome)
+    };
+    assert!(
+        reason.contains("during the sweep of step 2 of 4"),
+        "{reason}"
+    );
+    assert!(reason.contains("1 steps completed"), "{reason}");
+    let log = rig.log();
+    assert!(log.contains(&"hdf5 post 0".to_string()));
+    assert!(!log.contains(&"hdf5 post 1".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_after_the_read_writes_that_step_and_abort_while_paused_ends() {
+    let (mut rig, control) = Rig::controlled(vec![]);
+    // ABORT arrives in the post-step chain of step 2, before the writer.
+    let mut callbacks = vec![
+        operator(&control, vec![("post", 1, Directive::Abort)]),
+        recorder(&rig.log, "hdf5", true, None),
+    ];
+    let report = rig
+        .run(
+            &Plan::linspace(0.0, 4.0, 5, 100).unwrap(),
+            false,
+            &mut callbacks,
+        )
+        .await;
+    assert_eq!(report.completed_steps, 2);
+    assert!(rig.log().contains(&"hdf5 post 1".to_string()));
+    assert!(
+        matches!(&report.outcome, SequenceOutcome::Aborted(r) if r.contains("before step 3")),
+        "{:?}",
+        report.outcome
+    );
+
+    let (mut rig, control) = Rig::controlled(vec![]);
+    let mut callbacks = vec![operator(&control, vec![("post", 0, Directive::Pause)])];
+    let aborter = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            control.set(Directive::Abort);
+        })
+    };
+    let report = rig
+        .run(
+            &Plan::linspace(0.0, 4.0, 5, 100).unwrap(),
+            false,
+            &mut callbacks,
+        )
+        .await;
+    aborter.await.unwrap();
+    assert_eq!(report.completed_steps, 1);
+    assert!(
+        matches!(&report.outcome, SequenceOutcome::Aborted(r) if r.contains("before step 2 of 5")),
+        "{:?}",
+        report.outcome
     );
 }

@@ -173,6 +173,7 @@ async fn failing_and_hanging_sweeps_are_retried_then_end_the_sequence() {
         },
         &mut [],
         &policy,
+        runner::Control::none(),
     )
     .await;
     assert_eq!(report.completed_steps, 1);

@@ -7,7 +7,9 @@ use crate::bridge::{TaskStatus, INPUTS};
 use crate::context::Context;
 use crate::logging;
 use crate::task;
+use crate::watchdog::{Liveness, BEAT_PERIOD};
 use ca::{Value, WriteEvent};
+use runner::{Directive, ExitStatus};
 use sim::SimIoc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,19 +17,45 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+/// The loop's side of the watchdog.
+pub struct Watch {
+    /// Beaten each heartbeat.
+    pub liveness: Arc<Liveness>,
+    /// Test-only: block the loop's thread after this long.
+    pub stall_after: Option<Duration>,
+}
+
 /// Runs until `shutdown` resolves or the server's write stream ends.
 pub async fn run(
     ctx: Arc<Context>,
     mut writes: mpsc::Receiver<WriteEvent>,
     sim: Option<Arc<SimIoc>>,
     mut autosave: Autosave,
+    watch: Watch,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
     let mut running: Option<(JoinHandle<task::TaskEnd>, Instant)> = None;
-    let heartbeat = tokio::spawn(heartbeat(Arc::clone(&ctx)));
+    let mut beat = tokio::time::interval(BEAT_PERIOD);
+    let mut heartbeat = 0;
+    let stall = tokio::time::sleep(watch.stall_after.unwrap_or(Duration::MAX / 4));
+    tokio::pin!(stall);
     loop {
         tokio::select! {
+            _ = beat.tick() => {
+                // From the loop itself: a stalled loop stops the heartbeat.
+                if !watch.liveness.tripped() {
+                    watch.liveness.beat();
+                    heartbeat ^= 1;
+                    ctx.set("Heartbeat", Value::Long(heartbeat));
+                }
+            }
+            _ = &mut stall, if watch.stall_after.is_some() => {
+                error!("test-only stall injection: the control loop blocks its thread now");
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
             event = writes.recv() => {
                 let Some(event) = event else { break };
                 match event {
@@ -37,6 +65,9 @@ pub async fn run(
                             continue;
                         }
                         let Some(name) = w.name.strip_prefix(&ctx.prefixes.main) else { continue };
+                        if let ("NumScans", Value::Long(n)) = (name, &w.value) {
+                            watch.liveness.set_num_scans(u64::try_from(*n).unwrap_or(0));
+                        }
                         if INPUTS.contains(&name) {
                             ctx.input_accepted(name);
                             save_input(&mut autosave, name, w.value.clone());
@@ -44,6 +75,9 @@ pub async fn run(
                         match (name, &w.value) {
                             ("LogLevel", Value::Long(level)) => logging::set_level(*level),
                             ("SilencedLoggers", Value::Text(t)) => logging::set_silenced(t),
+                            ("ScanControl", Value::Long(value)) => {
+                                scan_control(&ctx, *value, running.is_some(), &w.client);
+                            }
                             ("Trigger", Value::Long(1)) => {
                                 if running.is_some() {
                                     warn!("Trigger from {} ignored: a sequence is running", w.client);
@@ -71,14 +105,15 @@ pub async fn run(
                 }
             }, if running.is_some() => {
                 let started = running.take().map(|(_, t)| t).unwrap_or_else(Instant::now);
-                let status = match ended {
-                    Ok(end) => end.status,
-                    Err(e) => {
-                        error!("the sequence task failed: {e}");
-                        TaskStatus::CodeCrash
+                let end = ended.unwrap_or_else(|e| {
+                    error!("the sequence task failed: {e}");
+                    task::TaskEnd {
+                        status: TaskStatus::CodeCrash,
+                        exit: ExitStatus::Failed,
+                        reason: format!("internal error: the sequence task failed: {e}"),
                     }
-                };
-                finish(&ctx, status, started.elapsed());
+                });
+                finish(&ctx, &end, started.elapsed());
             }
             _ = &mut shutdown => {
                 info!("shutting down");
@@ -86,7 +121,6 @@ pub async fn run(
             }
         }
     }
-    heartbeat.abort();
     // Inputs written just before the shutdown are saved too.
     while let Ok(event) = writes.try_recv() {
         if let WriteEvent::Accepted(w) = event {
@@ -96,10 +130,55 @@ pub async fn run(
             }
         }
     }
-    if let Some((task, _)) = running {
-        task.abort();
-        warn!("a running sequence was stopped by the shutdown; its file keeps the completed steps");
+    if let Some((mut task, started)) = running {
+        // An abort, so the file is closed with its exit status.
+        warn!("shutdown: aborting the running sequence");
+        ctx.control.set(Directive::Abort);
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(Ok(end)) => finish(&ctx, &end, started.elapsed()),
+            Ok(Err(e)) => error!("the sequence task failed: {e}"),
+            Err(_) => {
+                task.abort();
+                warn!(
+                    "the sequence did not end within {} s of the abort; \
+                     its file keeps the completed steps",
+                    SHUTDOWN_GRACE.as_secs()
+                );
+            }
+        }
     }
+}
+
+/// How long a shutdown waits for an aborted sequence to close its file.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// An operator's ScanControl write: the running sequence sees it at once;
+/// with none running, PAUSE holds the next one before its first step and
+/// STOP or ABORT have nothing to end.
+fn scan_control(ctx: &Context, value: i64, running: bool, client: &str) {
+    let Some(directive) = Directive::from_value(value) else {
+        return;
+    };
+    if !running && matches!(directive, Directive::Abort | Directive::Stop) {
+        warn!(
+            "ScanControl {} from {client}: no sequence is running; back to RESUME",
+            directive.label()
+        );
+        set_control(ctx, Directive::Resume);
+        return;
+    }
+    ctx.control.set(directive);
+    match (directive, running) {
+        (Directive::Pause, false) => info!(
+            "ScanControl PAUSE from {client}: the next sequence will hold before its first step"
+        ),
+        _ => info!("ScanControl {} from {client}", directive.label()),
+    }
+}
+
+fn set_control(ctx: &Context, directive: Directive) {
+    ctx.control.set(directive);
+    ctx.set("ScanControl", Value::Long(directive as i64));
 }
 
 fn save_input(autosave: &mut Autosave, name: &str, value: Value) {
@@ -109,12 +188,27 @@ fn save_input(autosave: &mut Autosave, name: &str, value: Value) {
 }
 
 fn start(ctx: &Arc<Context>) -> (JoinHandle<task::TaskEnd>, Instant) {
+    // The last sequence's progress must not read as this one's.
+    ctx.set("ScanCurrentStep", Value::Long(0));
+    ctx.set("ScanElapsedTime", Value::Double(0.0));
     ctx.set("Busy", Value::Long(1));
     info!("sequence started");
-    (tokio::spawn(task::run(Arc::clone(ctx))), Instant::now())
+    let control = ctx.control.subscribe();
+    (
+        tokio::spawn(task::run(Arc::clone(ctx), control)),
+        Instant::now(),
+    )
 }
 
-fn finish(ctx: &Context, status: TaskStatus, took: Duration) {
+fn finish(ctx: &Context, end: &task::TaskEnd, took: Duration) {
+    let status = end.status;
+    // A STOP or ABORT is spent with the sequence it ended: the next one
+    // must not end at once.
+    if matches!(ctx.control.get(), Directive::Abort | Directive::Stop) {
+        set_control(ctx, Directive::Resume);
+    }
+    ctx.set("ScanExitStatus", Value::Long(end.exit as i64));
+    ctx.set("ScanExitReason", Value::Text(end.reason.clone()));
     ctx.set("TaskStatus", Value::Long(status as i64));
     if status != TaskStatus::Skipped {
         ctx.set("TaskDuration", Value::Double(took.as_secs_f64()));
@@ -122,17 +216,8 @@ fn finish(ctx: &Context, status: TaskStatus, took: Duration) {
     ctx.set("Busy", Value::Long(0));
     ctx.set("Trigger", Value::Long(0));
     info!(
-        "sequence ended: {status:?} after {:.3} s",
+        "sequence ended: {status:?} ({}) after {:.3} s",
+        end.exit.label(),
         took.as_secs_f64()
     );
-}
-
-async fn heartbeat(ctx: Arc<Context>) {
-    let mut beat = 0;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        beat ^= 1;
-        ctx.set("Heartbeat", Value::Long(beat));
-    }
 }

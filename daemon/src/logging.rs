@@ -142,9 +142,21 @@ impl<S: Subscriber> Layer<S> for PvLayer {
     }
 }
 
-/// Starts logging to stderr and `<log_dir>/fws-daemon.log.<date>`; the
-/// returned guard flushes the file on drop.
-pub fn init(log_dir: &Path) -> Result<tracing_appender::non_blocking::WorkerGuard, String> {
+/// The log file's writer guard: dropping it flushes the file.
+static FILE_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
+
+/// Flushes the log file; later messages reach stderr only. Call before
+/// the process ends.
+pub fn flush() {
+    if let Ok(mut guard) = FILE_GUARD.lock() {
+        guard.take();
+    }
+}
+
+/// Starts logging to stderr and `<log_dir>/fws-daemon.log.<date>`;
+/// [`flush`] before the process ends.
+pub fn init(log_dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(log_dir)
         .map_err(|e| format!("log folder {}: {e}", log_dir.display()))?;
     let probe = log_dir.join(".fws-daemon-write-test");
@@ -169,7 +181,10 @@ pub fn init(log_dir: &Path) -> Result<tracing_appender::non_blocking::WorkerGuar
         .with(PvLayer)
         .try_init()
         .map_err(|e| e.to_string())?;
-    Ok(guard)
+    if let Ok(mut slot) = FILE_GUARD.lock() {
+        *slot = Some(guard);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@ mod cycle;
 mod logging;
 mod station;
 mod task;
+mod watchdog;
 
 use autosave::Autosave;
+use ca::Value;
 use clap::Parser;
 use cli::{Args, PvHost};
 use context::Context;
@@ -29,8 +31,19 @@ use tracing::{error, info, warn};
 const EXIT_USAGE: u8 = 2;
 /// Exit code for a failure while running.
 const EXIT_RUNTIME: u8 = 1;
+/// Exit code when the watchdog saw the control loop stall.
+const EXIT_WATCHDOG: i32 = 3;
+/// Test-only: the control loop blocks its thread this many seconds after
+/// the start (honoured with --test-mode only), to prove the watchdog.
+const STALL_INJECTION_ENV: &str = "FWS_TEST_STALL_AFTER_S";
 
 fn main() -> ExitCode {
+    let code = run();
+    logging::flush();
+    code
+}
+
+fn run() -> ExitCode {
     let args = Args::parse();
     let mut setup = match Setup::from_args(&args) {
         Ok(s) => s,
@@ -39,13 +52,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let _guard = match logging::init(&setup.log_dir) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("fws-daemon: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
+    if let Err(e) = logging::init(&setup.log_dir) {
+        eprintln!("fws-daemon: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     if let Err(e) = setup.create_data_root() {
         error!("{e}");
         return ExitCode::from(EXIT_USAGE);
@@ -83,6 +93,8 @@ struct Setup {
     log_dir: PathBuf,
     sim: Option<SimConfig>,
     groups: (PvGroups, PvGroups),
+    /// Test-only stall injection (see [`STALL_INJECTION_ENV`]).
+    stall_after: Option<Duration>,
 }
 
 impl Setup {
@@ -142,6 +154,22 @@ impl Setup {
             .with_prefixes(&prefixes)
             .map_err(|e| e.to_string())?,
         );
+        let stall_after = match std::env::var(STALL_INJECTION_ENV) {
+            Ok(v) if args.test_mode => Some(
+                v.parse::<f64>()
+                    .ok()
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .ok_or_else(|| {
+                        format!("{STALL_INJECTION_ENV}={v:?}: not a number of seconds")
+                    })?,
+            ),
+            Ok(_) => {
+                return Err(format!(
+                    "{STALL_INJECTION_ENV} is a test-only setting: it needs --test-mode"
+                ))
+            }
+            Err(_) => None,
+        };
         Ok(Self {
             index,
             prefixes,
@@ -150,6 +178,7 @@ impl Setup {
             log_dir,
             sim,
             groups,
+            stall_after,
         })
     }
 
@@ -202,6 +231,17 @@ async fn serve(setup: Setup) -> Result<(), String> {
         warn!("autosave not restored, using defaults: {problem}");
     }
     let mut specs = bridge::bridge_pvs(&main, max_steps);
+    let liveness = Arc::new(watchdog::Liveness::default());
+    if let Some(Value::Long(n)) = autosave.get("NumScans") {
+        liveness.set_num_scans(u64::try_from(*n).unwrap_or(0));
+    }
+    let fixed_limit = setup.station.timing.watchdog_s.map(station::secs);
+    watchdog::spawn(Arc::clone(&liveness), fixed_limit, |message| {
+        error!("{message}");
+        logging::flush();
+        std::process::exit(EXIT_WATCHDOG);
+    })
+    .map_err(|e| format!("cannot start the watchdog thread: {e}"))?;
     let mut restored = 0;
     for spec in &mut specs {
         let Some(name) = spec.name.strip_prefix(&main) else {
@@ -267,6 +307,10 @@ async fn serve(setup: Setup) -> Result<(), String> {
             ""
         }
     );
-    cycle::run(ctx, writes, sim, autosave, ca::shutdown_signal()).await;
+    let watch = cycle::Watch {
+        liveness,
+        stall_after: setup.stall_after,
+    };
+    cycle::run(ctx, writes, sim, autosave, watch, ca::shutdown_signal()).await;
     Ok(())
 }

@@ -66,6 +66,9 @@ pub struct Timing {
     pub pv_read_s: f64,
     /// Put-with-completion timeout (PosToDelay, RunHardScan).
     pub put_s: f64,
+    /// The watchdog's limit on a silent control loop; unset: the
+    /// reference's max(4 s, 10 + 30 x NumScans s).
+    pub watchdog_s: Option<f64>,
 }
 
 impl Default for Timing {
@@ -80,6 +83,7 @@ impl Default for Timing {
             between_steps_s: 0.0,
             pv_read_s: 2.0,
             put_s: 10.0,
+            watchdog_s: None,
         }
     }
 }
@@ -129,6 +133,11 @@ impl Timing {
         ];
         if all.iter().any(|v| !v.is_finite() || *v < 0.0) {
             return Err("timing: every value must be a finite number of seconds >= 0".into());
+        }
+        if let Some(w) = self.watchdog_s {
+            if !w.is_finite() || w < 1.0 {
+                return Err("timing.watchdog_s must be a number of seconds >= 1".into());
+            }
         }
         if self.attempts == 0 {
             return Err("timing.attempts must be at least 1".into());

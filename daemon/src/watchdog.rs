@@ -1,0 +1,134 @@
+//! The heartbeat's watchdog: an OS thread of its own (so a stalled async
+//! runtime cannot hide the stall) that sees when the control loop stops
+//! beating and ends the process, so systemd restarts the daemon.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the control loop beats (the reference's poll period).
+pub const BEAT_PERIOD: Duration = Duration::from_secs(1);
+/// How often the watchdog looks.
+const LOOK_PERIOD: Duration = Duration::from_millis(200);
+
+/// What the control loop and the watchdog share.
+#[derive(Debug)]
+pub struct Liveness {
+    start: Instant,
+    last_beat_ms: AtomicU64,
+    num_scans: AtomicU64,
+    tripped: AtomicBool,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self {
+            start: Instant::now(),
+            last_beat_ms: AtomicU64::new(0),
+            num_scans: AtomicU64::new(0),
+            tripped: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Liveness {
+    /// The control loop is alive now.
+    pub fn beat(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last_beat_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// The operator's NumScans, for the reference's limit.
+    pub fn set_num_scans(&self, num_scans: u64) {
+        self.num_scans.store(num_scans, Ordering::Relaxed);
+    }
+
+    /// The watchdog has given up on the loop: the heartbeat must stop.
+    pub fn tripped(&self) -> bool {
+        self.tripped.load(Ordering::Relaxed)
+    }
+
+    fn since_beat(&self) -> Duration {
+        let last = Duration::from_millis(self.last_beat_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+/// The longest silence allowed: `fixed` when the station sets one, else
+/// the reference's max(4 x poll period, 10 + 30 x NumScans s).
+pub fn limit(num_scans: u64, fixed: Option<Duration>) -> Duration {
+    fixed.unwrap_or_else(|| {
+        let scans = Duration::from_secs(10 + 30 * num_scans.min(u64::from(u32::MAX)));
+        (4 * BEAT_PERIOD).max(scans)
+    })
+}
+
+/// Starts the watchdog thread. When the loop has been silent longer than
+/// the limit it marks `liveness` tripped and calls `on_stall` with a
+/// message for the operator, then ends.
+pub fn spawn(
+    liveness: Arc<Liveness>,
+    fixed: Option<Duration>,
+    on_stall: impl FnOnce(String) + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    liveness.beat();
+    std::thread::Builder::new()
+        .name("fws-watchdog".into())
+        .spawn(move || loop {
+            std::thread::sleep(LOOK_PERIOD);
+            let silent = liveness.since_beat();
+            let allowed = limit(liveness.num_scans.load(Ordering::Relaxed), fixed);
+            if silent > allowed {
+                liveness.tripped.store(true, Ordering::Relaxed);
+                on_stall(format!(
+                    "watchdog: the control loop has not beaten for {:.1} s (limit {:.1} s); \
+                     exiting so that the service manager restarts the daemon",
+                    silent.as_secs_f64(),
+                    allowed.as_secs_f64()
+                ));
+                return;
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn the_limit_is_the_references_unless_fixed() {
+        assert_eq!(limit(0, None), Duration::from_secs(10));
+        assert_eq!(limit(3, None), Duration::from_secs(100));
+        assert_eq!(
+            limit(0, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        // Absurd NumScans values cannot overflow.
+        assert!(limit(u64::MAX, None) > Duration::from_secs(1_000_000));
+    }
+
+    #[test]
+    fn a_beating_loop_is_left_alone_and_a_silent_one_trips() {
+        let liveness = Arc::new(Liveness::default());
+        let (tx, rx) = mpsc::channel();
+        let fixed = Some(Duration::from_millis(1000));
+        let dog = spawn(Arc::clone(&liveness), fixed, move |m| {
+            let _ = tx.send(m);
+        })
+        .unwrap();
+        // Beating every 100 ms for 2 s: twice the limit.
+        for _ in 0..20 {
+            liveness.beat();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(rx.try_recv().is_err(), "tripped while beating");
+        assert!(!liveness.tripped());
+        let silent = Instant::now();
+        let message = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(silent.elapsed() >= Duration::from_millis(900));
+        assert!(liveness.tripped());
+        assert!(message.contains("limit 1.0 s"), "{message}");
+        dog.join().unwrap();
+    }
+}

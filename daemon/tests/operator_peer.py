@@ -111,6 +111,18 @@ def run_sequence(timeout=60):
     return text("TaskStatus")
 
 
+def start_and_reach(step, timeout=20):
+    """Trigger, then wait until the new sequence runs step `step` (Busy
+    goes 1 after ScanCurrentStep is reset, so the last one's is not read)."""
+    put("Trigger", 1)
+    deadline = time.time() + timeout
+    while time.time() < deadline and get("Busy") != 1:
+        time.sleep(0.005)
+    while time.time() < deadline and get("ScanCurrentStep") < step:
+        time.sleep(0.01)
+    check(get("ScanCurrentStep") >= step, f"the sequence reached step {step}")
+
+
 with open(SIM, "w") as f:
     # Sweeps 1-5: the good scan; 6-7 the busy test; 8 ok, 9-11 fail;
     # 12-13 ok, 14 never ends (the abort test).
@@ -234,10 +246,8 @@ before = files()
 put("NumScans", 5)
 busy = []
 epics.camonitor(P + "Busy", callback=lambda value=None, **_: busy.append(value))
-put("Trigger", 1)
+start_and_reach(3)
 deadline = time.time() + 20
-while time.time() < deadline and get("ScanCurrentStep") < 3:
-    time.sleep(0.01)
 time.sleep(0.3)
 check(busy[-1:] == [1], f"still sweeping step 3 (Busy {busy})")
 aborted_at = time.time()
@@ -281,10 +291,8 @@ with h5py.File(new[0], "r") as f:
 # STOP finishes the current step and closes the file: Stopped.
 before = files()
 put("NumScans", 40)
-put("Trigger", 1)
+start_and_reach(4)
 deadline = time.time() + 30
-while time.time() < deadline and get("ScanCurrentStep") < 4:
-    time.sleep(0.01)
 put("ScanControl", "STOP")
 while time.time() < deadline and get("Busy") == 1:
     time.sleep(0.02)
@@ -306,7 +314,16 @@ check(text("ScanControl") == "RESUME", "idle ABORT reset")
 put("NumScans", 7)
 put("ScanStart", -1.25)
 put("OutputPath", "persisted/path")
+# A shutdown while a sequence runs aborts it: its file is closed, Aborted.
+before = files()
+start_and_reach(3)
 stop_daemon(daemon)
+new = [f for f in files() if f not in before]
+check(len(new) == 1, f"the interrupted scan's file {new}")
+with h5py.File(new[0], "r") as f:
+    kept = len(f.keys())
+    check(f.attrs["exit_status"] == "Aborted" and f.attrs["completed_steps"] == kept
+          and kept >= 2, f"shutdown: Aborted after {kept} steps ({f.attrs['exit_status']})")
 daemon = start_daemon("daemon-2.log")
 check(get("NumScans") == 7, "NumScans restored")
 check(get("ScanStart") == -1.25, f"ScanStart restored: {get('ScanStart')}")
@@ -471,10 +488,8 @@ try:
     put("NumScans", 40)
     busy = []
     epics.camonitor(P + "Busy", callback=lambda value=None, **_: busy.append(value))
-    put("Trigger", 1)
+    start_and_reach(3, timeout=30)
     deadline = time.time() + 30
-    while time.time() < deadline and get("ScanCurrentStep") < 3:
-        time.sleep(0.02)
     sim.kill()
     sim.wait()
     while time.time() < deadline and not (1 in busy and busy[-1] == 0):

@@ -1,14 +1,17 @@
 //! The step callbacks the daemon chains after the step loop's data: the
 //! status PVs ([`StatusCallback`]) and the HDF5 writer ([`Hdf5Writer`],
-//! required: a write failure ends the sequence). The Gaussian fit and user
-//! callbacks join them in later issues.
+//! required: a write failure ends the sequence), the live Gaussian fit
+//! ([`GaussFitCallback`]) and user callbacks in their own process
+//! ([`custom::CustomCallback`]).
 
+pub mod custom;
 mod gauss_fit;
 mod hdf5_fast;
 mod hdf5_file;
 mod status;
 mod writer;
 
+pub use custom::CustomCallback;
 pub use fitting::CURVE_POINTS as FIT_CURVE_POINTS;
 pub use gauss_fit::{FitInputs, FitQuantity, GaussFitCallback, FIT_CHANNELS};
 pub use hdf5_file::{step_group_name, ExitAttributes, FileError, RootAttributes, ScanFile};

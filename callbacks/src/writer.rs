@@ -1,33 +1,54 @@
-//! The HDF5 writer as a required step callback: the file is created at the
-//! first step (FileName published then), each step is written and flushed
-//! before the next begins, the exit status is recorded at the end. All HDF5
-//! work runs on tokio's blocking pool, never on the async workers.
+//! The HDF5 writer as a required step callback: the file is created when
+//! the sequence starts (FileName published then, and its real path known to
+//! every callback), each step is written and flushed before the next
+//! begins, the exit status is recorded at the end. All HDF5 work runs on
+//! tokio's blocking pool, never on the async workers.
 
 use crate::hdf5_file::{ExitAttributes, RootAttributes, ScanFile};
 use crate::Publish;
 use async_trait::async_trait;
 use ca::Value;
 use runner::{CallbackError, SequenceReport, StepCallback, StepContext, StepData};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Writes one sequence's file.
 pub struct Hdf5Writer {
-    path: PathBuf,
-    root: RootAttributes,
     file: Option<Arc<Mutex<ScanFile>>>,
-    publish: Arc<dyn Publish>,
+    path: PathBuf,
 }
 
 impl Hdf5Writer {
-    /// A writer of `path` with `root` attributes.
-    pub fn new(path: PathBuf, root: RootAttributes, publish: Arc<dyn Publish>) -> Self {
-        Self {
-            path,
-            root,
-            file: None,
-            publish,
+    /// Creates the file (never over an existing one: `<name>_2.h5` then)
+    /// with `root` attributes and publishes its name as FileName.
+    pub async fn open(
+        path: PathBuf,
+        root: RootAttributes,
+        publish: Arc<dyn Publish>,
+    ) -> Result<Self, CallbackError> {
+        let wanted = path.clone();
+        let created = tokio::task::spawn_blocking(move || ScanFile::create(&wanted, &root))
+            .await
+            .map_err(|e| CallbackError(format!("the HDF5 task failed: {e}")))?
+            .map_err(|e| CallbackError(e.to_string()))?;
+        let real = created.path().to_path_buf();
+        let base = real
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if real != path {
+            tracing::info!("{} exists already: writing {base} instead", path.display());
         }
+        publish.publish("FileName", Value::Text(base));
+        Ok(Self {
+            file: Some(Arc::new(Mutex::new(created))),
+            path: real,
+        })
+    }
+
+    /// The file's real path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Runs `work` on the open file on the blocking pool.
@@ -61,30 +82,8 @@ impl StepCallback for Hdf5Writer {
         ctx: &StepContext,
         data: &mut StepData,
     ) -> Result<(), CallbackError> {
-        let file = match &self.file {
-            Some(file) => Arc::clone(file),
-            None => {
-                let (path, root) = (self.path.clone(), self.root.clone());
-                let created = tokio::task::spawn_blocking(move || ScanFile::create(&path, &root))
-                    .await
-                    .map_err(|e| CallbackError(format!("the HDF5 task failed: {e}")))?
-                    .map_err(|e| CallbackError(e.to_string()))?;
-                let base = created
-                    .path()
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if created.path() != self.path {
-                    tracing::info!(
-                        "{} exists already: writing {base} instead",
-                        self.path.display()
-                    );
-                }
-                let file = Arc::new(Mutex::new(created));
-                self.file = Some(Arc::clone(&file));
-                self.publish.publish("FileName", Value::Text(base));
-                file
-            }
+        let Some(file) = self.file.as_ref().map(Arc::clone) else {
+            return Err(CallbackError("the file was closed already".into()));
         };
         // The data is needed by later callbacks: the blocking task gets a copy.
         let (index, step) = (ctx.index, data.clone());

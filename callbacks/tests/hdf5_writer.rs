@@ -59,7 +59,10 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
     let published = Arc::new(Published::default());
-    let mut writer = Hdf5Writer::new(path.clone(), root(), published.clone());
+    let mut writer = Hdf5Writer::open(path.clone(), root(), published.clone())
+        .await
+        .unwrap();
+    assert_eq!(writer.path(), path);
     assert!(writer.required());
     for i in 0..2 {
         let ctx = StepContext {
@@ -129,15 +132,13 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
 async fn an_unwritable_folder_is_a_callback_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing/sub/x.h5");
-    let mut writer = Hdf5Writer::new(path.clone(), root(), Arc::new(Published::default()));
-    let ctx = StepContext {
-        index: 0,
-        total: 1,
-        positions: vec![0.0],
-        elapsed: Duration::ZERO,
-    };
-    let err = writer.post_step(&ctx, &mut step(0)).await.unwrap_err();
+    let published = Arc::new(Published::default());
+    let err = Hdf5Writer::open(path.clone(), root(), published.clone())
+        .await
+        .err()
+        .unwrap();
     assert!(err.0.contains("x.h5"), "{err}");
+    assert!(published.0.lock().unwrap().is_empty(), "no FileName");
 }
 
 fn at(index: usize) -> StepContext {
@@ -160,10 +161,18 @@ fn text_attr(file: &hdf5::File, name: &str) -> String {
 async fn a_file_of_the_same_name_is_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
+    let expected = [
+        "FWS01_-1_1_n3_20261122-1000.h5",
+        "FWS01_-1_1_n3_20261122-1000_2.h5",
+        "FWS01_-1_1_n3_20261122-1000_3.h5",
+    ];
     let mut names = Vec::new();
-    for run in 0..3 {
+    for (run, wanted) in expected.iter().enumerate() {
         let published = Arc::new(Published::default());
-        let mut writer = Hdf5Writer::new(path.clone(), root(), published.clone());
+        let mut writer = Hdf5Writer::open(path.clone(), root(), published.clone())
+            .await
+            .unwrap();
+        assert_eq!(writer.path(), dir.path().join(wanted));
         for i in 0..=run {
             writer.post_step(&at(i), &mut step(i)).await.unwrap();
         }
@@ -174,14 +183,7 @@ async fn a_file_of_the_same_name_is_never_overwritten() {
         };
         names.push(name);
     }
-    assert_eq!(
-        names,
-        [
-            "FWS01_-1_1_n3_20261122-1000.h5",
-            "FWS01_-1_1_n3_20261122-1000_2.h5",
-            "FWS01_-1_1_n3_20261122-1000_3.h5"
-        ]
-    );
+    assert_eq!(names, expected);
     for (run, name) in names.iter().enumerate() {
         let real = dir.path().join(name);
         let file = hdf5::File::open(&real).unwrap();

@@ -1,5 +1,6 @@
 //! The command line: the reference's, plus ours (`--data-root`,
-//! `--config`, `--no-sim`, `--pv-host`, `--sim-config`).
+//! `--config`, `--no-sim`, `--pv-host`, `--sim-config`,
+//! `--custom-callback-timeout`).
 
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -13,9 +14,14 @@ pub struct Args {
     /// Use the Test:* prefixes and, unless --no-sim, the built-in simulator.
     #[arg(long)]
     pub test_mode: bool,
-    /// An executable speaking the custom-callback protocol (not yet supported).
+    /// A custom callback, run as a child process: a program speaking the
+    /// JSON-lines protocol, or a reference-style Python file (.py, with
+    /// get_pre_callback / get_post_callback) run through the bundled adapter.
     #[arg(long, value_name = "PATH")]
     pub custom_callback: Option<PathBuf>,
+    /// Seconds the custom callback may take to answer each message.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub custom_callback_timeout: f64,
     /// Log folder (default var/log/fws-daemon/fws-NN).
     #[arg(long, value_name = "PATH")]
     pub log_dir: Option<PathBuf>,

@@ -10,6 +10,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tracing::warn;
 
+/// `--custom-callback`: what to run and how long each call may take.
+#[derive(Debug, Clone)]
+pub struct CustomSettings {
+    /// The program and its arguments.
+    pub command: callbacks::custom::CommandSpec,
+    /// Per-call timeout.
+    pub timeout: std::time::Duration,
+}
+
 /// Shared by the control cycle and the running sequence.
 pub struct Context {
     /// The scanner.
@@ -32,6 +41,8 @@ pub struct Context {
     pub client: Arc<PvClient>,
     /// Publishes to the daemon's PVs.
     pub publisher: Arc<dyn Publish>,
+    /// The custom callback, if any.
+    pub custom: Option<CustomSettings>,
     /// The operator's ScanControl, as the running sequence sees it.
     pub control: ControlSender,
     /// Inputs whose last write was refused, with the reason.
@@ -66,6 +77,7 @@ impl Context {
             server,
             client,
             publisher,
+            custom: None,
             control: control_channel().0,
             refused: Mutex::new(BTreeMap::new()),
         }

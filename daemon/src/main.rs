@@ -95,6 +95,8 @@ struct Setup {
     groups: (PvGroups, PvGroups),
     /// Test-only stall injection (see [`STALL_INJECTION_ENV`]).
     stall_after: Option<Duration>,
+    /// `--custom-callback`: what to run, and its per-call timeout.
+    custom: Option<context::CustomSettings>,
 }
 
 impl Setup {
@@ -107,12 +109,11 @@ impl Setup {
                     .into(),
             );
         }
-        if let Some(path) = &args.custom_callback {
-            return Err(format!(
-                "--custom-callback {}: custom callbacks are not supported yet",
-                path.display()
-            ));
-        }
+        let custom = args
+            .custom_callback
+            .as_deref()
+            .map(|path| custom_callback(path, args.custom_callback_timeout))
+            .transpose()?;
         let naming = if args.test_mode {
             Naming::Test
         } else {
@@ -179,6 +180,7 @@ impl Setup {
             sim,
             groups,
             stall_after,
+            custom,
         })
     }
 
@@ -190,6 +192,28 @@ impl Setup {
         self.data_root = self.data_root.canonicalize().map_err(problem)?;
         Ok(())
     }
+}
+
+/// The custom callback's command: checked now, so a typo is a usage error
+/// rather than a failure at every sequence.
+fn custom_callback(path: &Path, timeout_s: f64) -> Result<context::CustomSettings, String> {
+    let timeout = Duration::try_from_secs_f64(timeout_s)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| {
+            format!("--custom-callback-timeout {timeout_s}: must be a number of seconds > 0")
+        })?;
+    let real = path
+        .canonicalize()
+        .map_err(|e| format!("--custom-callback {}: {e}", path.display()))?;
+    if !real.is_file() {
+        return Err(format!("--custom-callback {}: not a file", path.display()));
+    }
+    let python = std::env::var_os("FWS_PYTHON").unwrap_or_else(|| "python3".into());
+    Ok(context::CustomSettings {
+        command: callbacks::custom::command_for(&real, python),
+        timeout,
+    })
 }
 
 fn load_groups(
@@ -283,7 +307,7 @@ async fn serve(setup: Setup) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?,
     );
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         setup.index,
         setup.prefixes,
         setup.data_root.clone(),
@@ -292,7 +316,16 @@ async fn serve(setup: Setup) -> Result<(), String> {
         setup.groups,
         server,
         client,
-    ));
+    );
+    if let Some(custom) = setup.custom {
+        info!(
+            "custom callback: {} (each call within {:.1} s)",
+            custom.command.program.display(),
+            custom.timeout.as_secs_f64()
+        );
+        ctx.custom = Some(custom);
+    }
+    let ctx = Arc::new(ctx);
     logging::publish_to(ctx.publisher.clone());
     info!(
         "fws-daemon {} serving {}* on port {} (data root {}, {} inputs restored{})",

@@ -4,7 +4,10 @@
 use crate::bridge::TaskStatus;
 use crate::context::Context;
 use ca::Value;
-use callbacks::{FitInputs, GaussFitCallback, Hdf5Writer, RootAttributes, StatusCallback};
+use callbacks::custom::Session;
+use callbacks::{
+    CustomCallback, FitInputs, GaussFitCallback, Hdf5Writer, RootAttributes, StatusCallback,
+};
 use planner::{OutputPathCheck, RawInput, RawScanInputs, ScanConfig, ScanLimits, WithinDataRoot};
 use runner::epics::{EpicsHardScan, HardScanPvs, PvCollector};
 use runner::{
@@ -161,6 +164,11 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
         config.end,
         path.display()
     );
+    let (root_attrs, root_daemon) = (root.clone(), root.daemon_version.clone());
+    let writer = match Hdf5Writer::open(path, root, ctx.publisher.clone()).await {
+        Ok(w) => w,
+        Err(e) => return TaskEnd::io_fail(format!("creating the file: {e}")),
+    };
     let mut collector = PvCollector::new(
         client,
         data,
@@ -178,8 +186,22 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
             },
             ctx.publisher.clone(),
         )),
-        Box::new(Hdf5Writer::new(path, root, ctx.publisher.clone())),
     ];
+    if let Some(custom) = &ctx.custom {
+        // After the fit (its results go in the message), before the writer
+        // (the callback's extras go in the file).
+        chain.push(Box::new(CustomCallback::new(
+            custom.command.clone(),
+            custom.timeout,
+            Session {
+                daemon: root_daemon.clone(),
+                main_prefix: ctx.prefixes.main.clone(),
+                file_path: writer.path().to_string_lossy().into_owned(),
+                root: root_attrs,
+            },
+        )));
+    }
+    chain.push(Box::new(writer));
     let report = run_sequence(
         &plan,
         config.relative,

@@ -37,7 +37,22 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
         (&["1", "--test-mode", "--pv-host", "cloud"], "cloud"),
         (
             &["1", "--test-mode", "--custom-callback", "cb.py"],
-            "custom callbacks are not supported yet",
+            "--custom-callback cb.py: No such file",
+        ),
+        (
+            &["1", "--test-mode", "--custom-callback", "."],
+            "--custom-callback .: not a file",
+        ),
+        (
+            &[
+                "1",
+                "--test-mode",
+                "--custom-callback",
+                "a-file",
+                "--custom-callback-timeout",
+                "0",
+            ],
+            "must be a number of seconds > 0",
         ),
         (
             &[

@@ -276,7 +276,10 @@ put("NumScans", 3)
 put("Trigger", 1)
 check(eventually("InfoLog", "paused before step 1 of 3"), f"InfoLog {text('InfoLog')!r}")
 time.sleep(0.5)
-check(get("Busy") == 1 and files() == before, "held: busy, no file yet")
+held = [f for f in files() if f not in before]
+check(get("Busy") == 1 and len(held) == 1, "held: busy, the file created")
+with h5py.File(held[0], "r", locking=False) as f:  # the daemon has it open
+    check(len(f.keys()) == 0 and f.attrs["exit_status"] == "Running", "no step yet, Running")
 put("ScanControl", "RESUME")
 deadline = time.time() + 20
 while time.time() < deadline and get("Busy") == 1:
@@ -379,7 +382,23 @@ sim = start_sim("sim.log")
 own = os.environ["EPICS_CA_SERVER_PORT"]
 env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{own} 127.0.0.1:{sim_port}")
 LOG3 = os.path.join(WORK, "log3")
-daemon = start_daemon("daemon-3.log", ["--no-sim", "--config", STATION, "--log-dir", LOG3], env)
+# A custom callback written for the reference daemon (a .py file exposing
+# get_post_callback), run through the bundled adapter in its own process.
+CALLBACK = os.path.join(WORK, "ref_callback.py")
+write(CALLBACK, """
+def get_post_callback():
+    def post(**kw):
+        pvs = {pv.name: pv for group in kw["scan_data"].values() for pv in group}
+        trace = pvs["Test:STRUCK:H-PDB-TRC2-ArrayData"].val
+        sigma = pvs.get("Test:SCAN:DMN-H-PDB-Sigma")
+        return {"h_pdb_peak": float(trace.max()), "group_seen": kw["group_name"],
+                "sigma_seen": sigma.val if sigma is not None else -1.0,
+                "file_seen": kw["file_path"]}
+    return post
+""")
+env["FWS_PYTHON"] = sys.executable
+daemon = start_daemon("daemon-3.log", ["--no-sim", "--config", STATION, "--log-dir", LOG3,
+                                       "--custom-callback", CALLBACK], env)
 try:
     put("NumScans", 3)
     put("ScanStart", -1.0)
@@ -481,6 +500,18 @@ try:
                 check(abs(ours[1] - get(f"{ch}-Mean{twin}")) < 1e-9, f"{ch}{twin}: file = PV")
                 compared += 1
         check(compared == 16, f"every channel and twin fitted and compared ({compared})")
+        # The custom callback saw each step's data and fit and its extras are
+        # in each step group.
+        for i in range(1, 22):
+            g = f[f"scan_{i:03d}"]
+            custom = g["custom"]
+            peak = g["struck"]["Test:STRUCK:H-PDB-TRC2-ArrayData"][()].max()
+            check(custom["h_pdb_peak"][()] == peak, f"step {i}: the callback's peak")
+            check(custom["group_seen"][()].decode() == f"scan_{i:03d}", f"step {i}: group_name")
+            check(custom["file_seen"][()].decode() == f.filename, f"step {i}: file_path")
+            fit = g["scan"].get("Test:SCAN:DMN-H-PDB-Sigma")
+            check(custom["sigma_seen"][()] == (fit[()] if fit is not None else -1.0),
+                  f"step {i}: the fit result it saw")
 
     # 8. The scanner IOC dies mid-scan: the sweep fails its tries, IO Fail,
     #    the file keeps every completed step. It comes back: the next scan

@@ -1,7 +1,7 @@
 //! The client side: reading, writing and monitoring other servers' PVs
 //! (the scanner IOC, the struck digitiser, the simulator).
 
-use crate::convert::{text_of_chars, Value};
+use crate::convert::{text_of_chars, PvType, Value};
 use epics_base_rs::server::snapshot::DbrClass;
 use epics_base_rs::types::{EpicsValue, PvString};
 use epics_ca_rs::client::{CaChannel, CaClient, MonitorHandle};
@@ -168,6 +168,32 @@ impl PvClient {
                 .map_err(|e| e.to_string())
         })
         .await
+    }
+
+    /// Writes `value` in `kind`'s wire form (a long text as a char
+    /// waveform, an enum as DBR_ENUM) without waiting for the server to
+    /// complete it; connecting waits at most the client's connect timeout.
+    /// Writes to one server arrive in the order they were made.
+    pub async fn put_nowait(
+        &self,
+        name: &str,
+        kind: &PvType,
+        value: &Value,
+    ) -> Result<(), ClientError> {
+        let wire = kind.to_epics(value).map_err(|reason| ClientError::Failed {
+            pv: name.to_string(),
+            operation: "put",
+            reason,
+        })?;
+        let channel = self.channel(name).await?;
+        channel
+            .put_nowait(&wire)
+            .await
+            .map_err(|e| ClientError::Failed {
+                pv: name.to_string(),
+                operation: "put",
+                reason: e.to_string(),
+            })
     }
 
     /// Subscribes to `name`'s value changes; the first update is the

@@ -121,9 +121,10 @@ impl PvType {
         })
     }
 
-    /// Checks one of our own values against the rule (for `PvServer::set`
-    /// and initial values).
-    pub(crate) fn accept_value(&self, value: &Value) -> Result<Value, String> {
+    /// Checks a value against the rule (for `PvServer::set`, initial
+    /// values, and values read from PVs another server hosts) and returns
+    /// it in this type (a whole double as a Long, say), or says why not.
+    pub fn accept_value(&self, value: &Value) -> Result<Value, String> {
         match value {
             Value::Double(v) => self.accept_number(*v, &format!("{v:?}")),
             Value::Long(v) => self.accept_number(*v as f64, &v.to_string()),

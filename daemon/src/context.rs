@@ -1,7 +1,9 @@
-//! What a running daemon holds: its names, settings, PV server and client.
+//! What a running daemon holds: its names, settings, its PVs and client.
 
+use crate::bridge::INPUTS;
+use crate::host::Bridge;
 use crate::station::Timing;
-use ca::{PvClient, PvServer, Value};
+use ca::{PvClient, Value};
 use callbacks::Publish;
 use planner::{Prefixes, ScannerIndex};
 use runner::{control_channel, ControlSender, PvGroups};
@@ -35,8 +37,8 @@ pub struct Context {
     pub data_groups: PvGroups,
     /// Default metadata groups (prefixes filled in).
     pub metadata_groups: PvGroups,
-    /// The daemon's PV server.
-    pub server: Arc<PvServer>,
+    /// The daemon's own PVs (served, or hosted by a site IOC).
+    pub bridge: Bridge,
     /// The client for the hardware PVs.
     pub client: Arc<PvClient>,
     /// Publishes to the daemon's PVs.
@@ -59,11 +61,11 @@ impl Context {
         max_steps: u32,
         timing: Timing,
         groups: (PvGroups, PvGroups),
-        server: Arc<PvServer>,
+        bridge: Bridge,
         client: Arc<PvClient>,
     ) -> Self {
         let publisher: Arc<dyn Publish> = Arc::new(BridgePublisher {
-            server: Arc::clone(&server),
+            bridge: bridge.clone(),
             main: prefixes.main.clone(),
         });
         Self {
@@ -74,7 +76,7 @@ impl Context {
             timing,
             data_groups: groups.0,
             metadata_groups: groups.1,
-            server,
+            bridge,
             client,
             publisher,
             custom: None,
@@ -85,7 +87,25 @@ impl Context {
 
     /// The current value of bridge PV `name` (unprefixed).
     pub fn input(&self, name: &str) -> Option<Value> {
-        self.server.get(&format!("{}{name}", self.prefixes.main))
+        self.bridge.get(&format!("{}{name}", self.prefixes.main))
+    }
+
+    /// With a site IOC: reads the operator inputs from it now (its monitors
+    /// may arrive in any order; a sequence must start from the IOC's values)
+    /// and remembers the unusable ones as refused.
+    pub async fn refresh_inputs(&self) {
+        let Bridge::Ioc(ioc) = &self.bridge else {
+            return;
+        };
+        let main = &self.prefixes.main;
+        let names: Vec<String> = INPUTS.iter().map(|n| format!("{main}{n}")).collect();
+        for (name, result) in ioc.read_now(&names).await {
+            let short = name.strip_prefix(main.as_str()).unwrap_or(&name);
+            match result {
+                Ok(_) => self.input_accepted(short),
+                Err(reason) => self.input_refused(short, format!("{short}: {reason}")),
+            }
+        }
     }
 
     /// Sets bridge PV `name` (unprefixed).
@@ -118,13 +138,13 @@ impl Context {
 
 /// Publishes to the daemon's own PVs by unprefixed name.
 struct BridgePublisher {
-    server: Arc<PvServer>,
+    bridge: Bridge,
     main: String,
 }
 
 impl Publish for BridgePublisher {
     fn publish(&self, name: &str, value: Value) {
-        if let Err(e) = self.server.set(&format!("{}{name}", self.main), value) {
+        if let Err(e) = self.bridge.set(&format!("{}{name}", self.main), value) {
             warn!("publishing {name}: {e}");
         }
     }

@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::logging;
 use crate::task;
 use crate::watchdog::{Liveness, BEAT_PERIOD};
-use ca::{Value, WriteEvent};
+use ca::{PvServer, Value, WriteEvent};
 use runner::{Directive, ExitStatus};
 use sim::SimIoc;
 use std::sync::Arc;
@@ -29,8 +29,8 @@ pub struct Watch {
 pub async fn run(
     ctx: Arc<Context>,
     mut writes: mpsc::Receiver<WriteEvent>,
-    sim: Option<Arc<SimIoc>>,
-    mut autosave: Autosave,
+    sim: Option<(Arc<SimIoc>, Arc<PvServer>)>,
+    mut autosave: Option<Autosave>,
     watch: Watch,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -60,8 +60,8 @@ pub async fn run(
                 let Some(event) = event else { break };
                 match event {
                     WriteEvent::Accepted(w) => {
-                        if let Some(sim) = sim.as_ref().filter(|s| s.owns(&w.name)) {
-                            sim.on_write(&w, &ctx.server);
+                        if let Some((sim, server)) = sim.as_ref().filter(|(s, _)| s.owns(&w.name)) {
+                            sim.on_write(&w, server);
                             continue;
                         }
                         let Some(name) = w.name.strip_prefix(&ctx.prefixes.main) else { continue };
@@ -159,6 +159,10 @@ fn scan_control(ctx: &Context, value: i64, running: bool, client: &str) {
     let Some(directive) = Directive::from_value(value) else {
         return;
     };
+    if directive == ctx.control.get() {
+        // Nothing new (e.g. the IOC echoing the daemon's own reset).
+        return;
+    }
     if !running && matches!(directive, Directive::Abort | Directive::Stop) {
         warn!(
             "ScanControl {} from {client}: no sequence is running; back to RESUME",
@@ -181,8 +185,9 @@ fn set_control(ctx: &Context, directive: Directive) {
     ctx.set("ScanControl", Value::Long(directive as i64));
 }
 
-fn save_input(autosave: &mut Autosave, name: &str, value: Value) {
-    if let Err(e) = autosave.save(name, value) {
+/// Saves an input (a site IOC keeps its own: no autosave then).
+fn save_input(autosave: &mut Option<Autosave>, name: &str, value: Value) {
+    if let Some(Err(e)) = autosave.as_mut().map(|a| a.save(name, value)) {
         warn!("{e}");
     }
 }

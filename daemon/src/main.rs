@@ -7,6 +7,9 @@ mod bridge;
 mod cli;
 mod context;
 mod cycle;
+#[cfg(test)]
+mod db;
+mod host;
 mod logging;
 mod station;
 mod task;
@@ -17,6 +20,7 @@ use ca::Value;
 use clap::Parser;
 use cli::{Args, PvHost};
 use context::Context;
+use host::Bridge;
 use planner::{Naming, Prefixes, ScannerIndex, DEFAULT_MAX_STEPS};
 use runner::PvGroups;
 use sim::{SimConfig, SimIoc};
@@ -97,15 +101,17 @@ struct Setup {
     stall_after: Option<Duration>,
     /// `--custom-callback`: what to run, and its per-call timeout.
     custom: Option<context::CustomSettings>,
+    /// Who hosts the daemon's PVs.
+    pv_host: PvHost,
 }
 
 impl Setup {
     fn from_args(args: &Args) -> Result<Self, String> {
         let index = ScannerIndex::try_from(args.scanner_index).map_err(|e| e.to_string())?;
-        if args.pv_host == PvHost::Ioc {
+        if args.pv_host == PvHost::Ioc && args.test_mode && !args.no_sim {
             return Err(
-                "--pv-host ioc (PVs hosted by a site IOC) is not supported yet; \
-                        use the default --pv-host embedded"
+                "--pv-host ioc: the daemon serves no PVs, so the simulator cannot be \
+                        built in; run fws-sim and add --no-sim"
                     .into(),
             );
         }
@@ -181,6 +187,7 @@ impl Setup {
             groups,
             stall_after,
             custom,
+            pv_host: args.pv_host,
         })
     }
 
@@ -249,16 +256,7 @@ fn loopback_defaults() {
 async fn serve(setup: Setup) -> Result<(), String> {
     let main = setup.prefixes.main.clone();
     let max_steps = setup.station.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
-    let (autosave, problem) =
-        Autosave::load(Autosave::path_for(&setup.data_root, setup.index.get()));
-    if let Some(problem) = problem {
-        warn!("autosave not restored, using defaults: {problem}");
-    }
-    let mut specs = bridge::bridge_pvs(&main, max_steps);
     let liveness = Arc::new(watchdog::Liveness::default());
-    if let Some(Value::Long(n)) = autosave.get("NumScans") {
-        liveness.set_num_scans(u64::try_from(*n).unwrap_or(0));
-    }
     let fixed_limit = setup.station.timing.watchdog_s.map(station::secs);
     watchdog::spawn(Arc::clone(&liveness), fixed_limit, |message| {
         error!("{message}");
@@ -266,9 +264,114 @@ async fn serve(setup: Setup) -> Result<(), String> {
         std::process::exit(EXIT_WATCHDOG);
     })
     .map_err(|e| format!("cannot start the watchdog thread: {e}"))?;
+    let client = Arc::new(
+        ca::PvClient::new(Duration::from_secs(5))
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let specs = bridge::bridge_pvs(&main, max_steps);
+    let (bridge, writes, sim, autosave, hosting) = match setup.pv_host {
+        PvHost::Embedded => {
+            let (autosave, restored, specs) = restore(&setup, specs);
+            if let Some(Value::Long(n)) = autosave.get("NumScans") {
+                liveness.set_num_scans(u64::try_from(*n).unwrap_or(0));
+            }
+            let (server, writes, sim) = start_server(&setup, specs)?;
+            let hosting = format!(
+                "serving {main}* on port {}, {restored} inputs restored{}",
+                server.port(),
+                if sim.is_some() {
+                    ", simulator built in"
+                } else {
+                    ""
+                }
+            );
+            let sim = sim.map(|s| (s, Arc::clone(&server)));
+            (
+                Bridge::Embedded(server),
+                writes,
+                sim,
+                Some(autosave),
+                hosting,
+            )
+        }
+        PvHost::Ioc => {
+            let (events, writes) = tokio::sync::mpsc::channel(1024);
+            let watched: Vec<String> = specs
+                .iter()
+                .filter(|s| s.writable)
+                .map(|s| s.name.clone())
+                .collect();
+            let missing = client.connect_all(&watched).await;
+            if !missing.is_empty() {
+                warn!(
+                    "{} of the IOC's operator PVs not connected yet (first: {}); waiting for them",
+                    missing.len(),
+                    missing[0]
+                );
+            }
+            let ioc = host::IocBridge::start(Arc::clone(&client), &specs, events);
+            let hosting = format!("with its PVs {main}* in a site IOC (no server of its own)");
+            (Bridge::Ioc(ioc), writes, None, None, hosting)
+        }
+    };
+    let mut ctx = Context::new(
+        setup.index,
+        setup.prefixes.clone(),
+        setup.data_root.clone(),
+        max_steps,
+        setup.station.timing.clone(),
+        setup.groups.clone(),
+        bridge,
+        client,
+    );
+    if let Some(custom) = setup.custom.clone() {
+        info!(
+            "custom callback: {} (each call within {:.1} s)",
+            custom.command.program.display(),
+            custom.timeout.as_secs_f64()
+        );
+        ctx.custom = Some(custom);
+    }
+    let ctx = Arc::new(ctx);
+    logging::publish_to(ctx.publisher.clone());
+    info!(
+        "fws-daemon {} {hosting} (data root {})",
+        env!("CARGO_PKG_VERSION"),
+        setup.data_root.display(),
+    );
+    let watch = cycle::Watch {
+        liveness,
+        stall_after: setup.stall_after,
+    };
+    cycle::run(
+        Arc::clone(&ctx),
+        writes,
+        sim,
+        autosave,
+        watch,
+        ca::shutdown_signal(),
+    )
+    .await;
+    if let Bridge::Ioc(ioc) = &ctx.bridge {
+        ioc.flush(Duration::from_secs(5), &format!("{main}Busy"))
+            .await;
+    }
+    Ok(())
+}
+
+/// The autosaved inputs as the specs' initial values, where they still
+/// meet their PV's rule.
+fn restore(setup: &Setup, mut specs: Vec<ca::PvSpec>) -> (Autosave, usize, Vec<ca::PvSpec>) {
+    let main = &setup.prefixes.main;
+    let (autosave, problem) =
+        Autosave::load(Autosave::path_for(&setup.data_root, setup.index.get()));
+    if let Some(problem) = problem {
+        warn!("autosave not restored, using defaults: {problem}");
+    }
     let mut restored = 0;
     for spec in &mut specs {
-        let Some(name) = spec.name.strip_prefix(&main) else {
+        let Some(name) = spec.name.strip_prefix(main.as_str()) else {
             continue;
         };
         if let Some(saved) = bridge::INPUTS
@@ -285,7 +388,23 @@ async fn serve(setup: Setup) -> Result<(), String> {
             }
         }
     }
-    let sim = setup.sim.map(|config| {
+    (autosave, restored, specs)
+}
+
+/// The embedded server: the bridge PVs, and the simulator's in test mode.
+#[allow(clippy::type_complexity)]
+fn start_server(
+    setup: &Setup,
+    mut specs: Vec<ca::PvSpec>,
+) -> Result<
+    (
+        Arc<ca::PvServer>,
+        tokio::sync::mpsc::Receiver<ca::WriteEvent>,
+        Option<Arc<SimIoc>>,
+    ),
+    String,
+> {
+    let sim = setup.sim.clone().map(|config| {
         Arc::new(SimIoc::new(
             &setup.prefixes,
             &setup.groups.0,
@@ -301,49 +420,5 @@ async fn serve(setup: Setup) -> Result<(), String> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(5064);
     let (server, writes) = ca::PvServer::start(specs, port, 1024).map_err(|e| e.to_string())?;
-    let server = Arc::new(server);
-    let client = Arc::new(
-        ca::PvClient::new(Duration::from_secs(5))
-            .await
-            .map_err(|e| e.to_string())?,
-    );
-    let mut ctx = Context::new(
-        setup.index,
-        setup.prefixes,
-        setup.data_root.clone(),
-        max_steps,
-        setup.station.timing.clone(),
-        setup.groups,
-        server,
-        client,
-    );
-    if let Some(custom) = setup.custom {
-        info!(
-            "custom callback: {} (each call within {:.1} s)",
-            custom.command.program.display(),
-            custom.timeout.as_secs_f64()
-        );
-        ctx.custom = Some(custom);
-    }
-    let ctx = Arc::new(ctx);
-    logging::publish_to(ctx.publisher.clone());
-    info!(
-        "fws-daemon {} serving {}* on port {} (data root {}, {} inputs restored{})",
-        env!("CARGO_PKG_VERSION"),
-        main,
-        ctx.server.port(),
-        setup.data_root.display(),
-        restored,
-        if sim.is_some() {
-            ", simulator built in"
-        } else {
-            ""
-        }
-    );
-    let watch = cycle::Watch {
-        liveness,
-        stall_after: setup.stall_after,
-    };
-    cycle::run(ctx, writes, sim, autosave, watch, ca::shutdown_signal()).await;
-    Ok(())
+    Ok((Arc::new(server), writes, sim))
 }

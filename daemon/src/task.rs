@@ -83,6 +83,7 @@ fn text(ctx: &Context, name: &str) -> String {
 /// Runs one sequence under `control`; every failure is logged for the
 /// operator.
 pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
+    ctx.refresh_inputs().await;
     let refused = ctx.refused_inputs();
     if let Some(problem) = refused.first() {
         return TaskEnd::not_started(format!("{problem}; write a valid value and trigger again"));

@@ -11,6 +11,17 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn an_operator_drives_scans_with_pyepics_and_reads_the_files_with_h5py() {
+    operator_suite("embedded");
+}
+
+/// The same suite with the daemon's PVs in a stock EPICS IOC
+/// (pythonSoftIOC loading deploy/db/fws_daemon.db): `--pv-host ioc`.
+#[test]
+fn the_same_suite_with_the_pvs_hosted_by_a_python_soft_ioc() {
+    operator_suite("ioc");
+}
+
+fn operator_suite(mode: &str) {
     let work = tempfile::tempdir().expect("a work folder");
     let port = loopback::free_port();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/operator_peer.py");
@@ -19,6 +30,7 @@ fn an_operator_drives_scans_with_pyepics_and_reads_the_files_with_h5py() {
         .arg(env!("CARGO_BIN_EXE_fws-daemon"))
         .arg(sim_binary())
         .arg(work.path())
+        .arg(mode)
         .envs(loopback::loopback_env(port))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -34,13 +46,13 @@ fn an_operator_drives_scans_with_pyepics_and_reads_the_files_with_h5py() {
     }
     let out = child.wait_with_output().expect("the script's output");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let logs: String = ["daemon-1.log", "daemon-2.log", "daemon-3.log"]
+    let logs: String = ["daemon-1.log", "daemon-2.log", "daemon-3.log", "ioc.log"]
         .iter()
         .filter_map(|n| std::fs::read_to_string(work.path().join(n)).ok())
         .collect();
     assert!(
         out.status.success(),
-        "operator checks failed:\n{stdout}\n{}\n--- daemon log (tail) ---\n{}",
+        "operator checks failed ({mode}):\n{stdout}\n{}\n--- daemon log (tail) ---\n{}",
         String::from_utf8_lossy(&out.stderr),
         logs.lines()
             .rev()

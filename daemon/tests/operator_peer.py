@@ -3,7 +3,11 @@
 libca) drives a running fws-daemon in test mode, h5py reads its files.
 Started by tests/e2e.rs with loopback-only CA settings in the environment.
 
-usage: operator_peer.py DAEMON_BINARY SIM_BINARY WORK_DIR
+usage: operator_peer.py DAEMON_BINARY SIM_BINARY WORK_DIR [embedded|ioc]
+With `ioc`, the daemon's PVs live in a stock EPICS IOC (pythonSoftIOC
+loading deploy/db/fws_daemon.db) and the daemon runs `--pv-host ioc`, a
+pure client, with the simulator as its own process; the checks are the
+same except where the IOC's own record rules answer first (marked).
 Exits non-zero with a message on the first failed check.
 """
 
@@ -23,6 +27,8 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 BIN, SIM_BIN, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+IOC = (sys.argv[4] if len(sys.argv) > 4 else "embedded") == "ioc"
+HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(WORK, "data")
 P = "Test:SCAN:DMN-"
 SIM = os.path.join(WORK, "sim.yaml")
@@ -46,13 +52,53 @@ def check(cond, what):
     checks += 1
 
 
+def free_port():
+    while True:
+        with socket.socket() as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    pass
+
+
+OWN = os.environ["EPICS_CA_SERVER_PORT"]
+SIM_PORT = free_port()  # the simulator as its own process (ioc mode)
+
+
+def start_sim(log_name, config, port):
+    proc = subprocess.Popen([SIM_BIN, "--port", str(port), "--sim-config", config],
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(WORK, log_name), "w"))
+    started.append(proc)
+    return proc
+
+
 def start_daemon(log_name, args=None, env=None):
     log = open(os.path.join(WORK, log_name), "w")
-    args = args or ["--data-root", DATA, "--log-dir", os.path.join(WORK, "log"),
-                    "--sim-config", SIM]
+    if args is None:
+        args = ["--data-root", DATA, "--log-dir", os.path.join(WORK, "log")]
+        args += ["--no-sim"] if IOC else ["--sim-config", SIM]
+    if IOC:
+        args = args + ["--pv-host", "ioc"]
+        env = env or dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{OWN} 127.0.0.1:{SIM_PORT}")
     proc = subprocess.Popen([BIN, "1", "--test-mode"] + args, stdout=log,
                             stderr=subprocess.STDOUT, env=env)
     started.append(proc)
+    if IOC:
+        # The IOC serves the PVs already: the daemon is up when it beats.
+        beats = []
+        epics.camonitor(P + "Heartbeat", callback=lambda value=None, **_: beats.append(value))
+        deadline = time.time() + 20
+        while time.time() < deadline and len(beats) < 3:
+            check(proc.poll() is None, f"the daemon exited early (see {log_name})")
+            time.sleep(0.05)
+        epics.camonitor_clear(P + "Heartbeat")
+        check(len(beats) >= 3, "the daemon beats (the IOC's Heartbeat toggles)")
+        return proc
     pv = epics.PV(P + "Busy", auto_monitor=False)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -129,6 +175,15 @@ with open(SIM, "w") as f:
     f.write("sweep_seconds: 0.02\ntrace_samples: 500\n"
             "faults: {failing_sweeps: [9, 10, 11], hanging_sweeps: [14]}\n")
 
+if IOC:
+    ioc = subprocess.Popen([sys.executable, os.path.join(HERE, "ioc_host.py"),
+                            os.path.join(HERE, "../../deploy/db/fws_daemon.db"), P],
+                           stdout=subprocess.DEVNULL,
+                           stderr=open(os.path.join(WORK, "ioc.log"), "w"))
+    started.append(ioc)
+    check(epics.PV(P + "Busy", auto_monitor=False).wait_for_connection(timeout=30),
+          "the IOC serves the daemon's PVs")
+    start_sim("sim-1.log", SIM, SIM_PORT)
 daemon = start_daemon("daemon-1.log")
 
 # 1. A good scan, checked in the file with h5py.
@@ -197,13 +252,30 @@ refused = [
 for pv, value, says in refused:
     old = get(pv)
     # As C caput sends it: a DBR_STRING (via caproto; pyepics would convert
-    # in Python). The write itself is refused...
+    # in Python).
     reply = cp_write(P + pv, value, data_type=ChannelType.STRING, notify=True,
                      timeout=5, repeater=False)
-    check(reply.status.name == "ECA_PUTFAIL", f"{pv}={value!r}: ECA_PUTFAIL, got {reply.status.name}")
-    check(get(pv) == old, f"{pv}: value kept after refusing {value!r}")
-    check(eventually("ErrorLog", says), f"{pv}={value!r}: ErrorLog {text('ErrorLog')!r}")
-    # ...and a Trigger before a valid write does not run on the old value.
+    if IOC and pv == "ScanStart":
+        # [ioc] The IOC's ao record cannot convert "abc": it refuses the
+        # write itself; nothing reaches the daemon.
+        check(reply.status.name != "ECA_NORMAL", f"{pv}={value!r}: the IOC refuses it")
+        check(get(pv) == old, f"{pv}: value kept after refusing {value!r}")
+        continue
+    if IOC and pv == "NumScans":
+        # [ioc] The longout record's DRVL holds it at 0: a valid value.
+        check(reply.status.name == "ECA_NORMAL" and get(pv) == 0, f"{pv}: the IOC's DRVL")
+        put(pv, old)
+        continue
+    if IOC:
+        # [ioc] The IOC stores NaN; the daemon refuses the value it reads.
+        check(eventually("ErrorLog", says), f"{pv}={value!r}: ErrorLog {text('ErrorLog')!r}")
+    else:
+        # The write itself is refused...
+        check(reply.status.name == "ECA_PUTFAIL",
+              f"{pv}={value!r}: ECA_PUTFAIL, got {reply.status.name}")
+        check(get(pv) == old, f"{pv}: value kept after refusing {value!r}")
+        check(eventually("ErrorLog", says), f"{pv}={value!r}: ErrorLog {text('ErrorLog')!r}")
+    # ...and a Trigger before a valid write does not run on the bad value.
     check(run_sequence() == "Task Fail", f"{pv}={value!r}: Task Fail")
     check(pv in text("ErrorLog") and "refused" in text("ErrorLog"), f"ErrorLog names {pv}")
     put(pv, old)
@@ -223,7 +295,10 @@ while time.time() < deadline and not (1 in busy and busy[-1] == 0):
     time.sleep(0.01)
 epics.camonitor_clear(P + "Busy")
 check(busy.count(1) == 1, f"exactly one sequence ran: {busy}")
-check("ignored" in text("WarningLog"), f"WarningLog: {text('WarningLog')!r}")
+if not IOC:
+    # [ioc] A bo record posts no monitor for a write of its current value:
+    # the daemon never hears the second Trigger (nothing starts either way).
+    check("ignored" in text("WarningLog"), f"WarningLog: {text('WarningLog')!r}")
 check(len(files()) == len(before) + 1, "one new file")
 before = files()
 
@@ -337,19 +412,6 @@ stop_daemon(daemon)
 # 6. A station file (--config) sets the data root and a short read timeout;
 #    the simulator runs as its own process (--no-sim + fws-sim) with one PV
 #    that never connects; extra PV files are named at run time.
-def free_port():
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                    return port
-                except OSError:
-                    pass
-
-
 def write(path, content):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -368,19 +430,8 @@ SIM2 = os.path.join(WORK, "sim2.yaml")
 write(SIM2, "sweep_seconds: 0.01\ntrace_samples: 500\n"
       "faults: {unreachable_pvs: [E151TStampFloat]}\n")
 sim_port = free_port()
-
-
-def start_sim(log_name):
-    proc = subprocess.Popen([SIM_BIN, "--port", str(sim_port), "--sim-config", SIM2],
-                            stdout=subprocess.DEVNULL,
-                            stderr=open(os.path.join(WORK, log_name), "w"))
-    started.append(proc)
-    return proc
-
-
-sim = start_sim("sim.log")
-own = os.environ["EPICS_CA_SERVER_PORT"]
-env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{own} 127.0.0.1:{sim_port}")
+sim = start_sim("sim.log", SIM2, sim_port)
+env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{OWN} 127.0.0.1:{sim_port}")
 LOG3 = os.path.join(WORK, "log3")
 # A custom callback written for the reference daemon (a .py file exposing
 # get_post_callback), run through the bundled adapter in its own process.
@@ -533,7 +584,7 @@ try:
         check(kept >= 2 and f.attrs["exit_status"] == "Failed"
               and f.attrs["completed_steps"] == kept,
               f"the completed steps are kept ({kept}, {f.attrs['exit_status']})")
-    sim = start_sim("sim-again.log")
+    sim = start_sim("sim-again.log", SIM2, sim_port)
     put("NumScans", 3)
     check(run_sequence(timeout=60) == "Success",
           f"the IOC is back: Success (ErrorLog: {text('ErrorLog')})")
@@ -541,4 +592,12 @@ finally:
     stop_daemon(daemon)
     sim.terminate()
     sim.wait(timeout=15)
+if IOC:
+    # Every status, log and fit value the daemon wrote reached the IOC
+    # (empty arrays at a sequence's start included).
+    for name in ["daemon-1.log", "daemon-2.log", "daemon-3.log"]:
+        with open(os.path.join(WORK, name)) as log:
+            content = log.read()
+        check("writing to the IOC failed" not in content, f"{name}: a write to the IOC failed")
+        check("with its PVs Test:SCAN:DMN-* in a site IOC" in content, f"{name}: ioc mode")
 print(json.dumps({"checks": checks, "fit (true sigma 1.7, mean 0)": fit_report}))

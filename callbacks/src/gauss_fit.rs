@@ -334,6 +334,31 @@ impl StepCallback for GaussFitCallback {
                 )))
             }
         };
+        // Up to 8 traces of 100k samples: milliseconds of CPU each.
+        let stored = cpu_bound(|| self.fit_step(ctx, data, &x));
+        for record in stored {
+            data.push("scan", record);
+        }
+        Ok(())
+    }
+}
+
+/// Runs CPU-heavy `work` without holding up the other tasks of its async
+/// worker (tokio hands them to another worker); inline on a single-threaded
+/// runtime, where that is not possible.
+fn cpu_bound<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+impl GaussFitCallback {
+    /// The step's profile points and fits, published; returns the records
+    /// for the step's `scan` group.
+    fn fit_step(&mut self, ctx: &StepContext, data: &StepData, x: &[f64]) -> Vec<PvRecord> {
         let mut stored = Vec::new();
         for (channel, state) in FIT_CHANNELS.iter().zip(&mut self.channels) {
             let Some(y) = trace(data, &self.inputs.traces_group, channel) else {
@@ -361,10 +386,7 @@ impl StepCallback for GaussFitCallback {
                 }
             }
         }
-        for record in stored {
-            data.push("scan", record);
-        }
-        Ok(())
+        stored
     }
 }
 

@@ -1,0 +1,216 @@
+//! The two views' numbers (pure): each step reduced to a profile point by
+//! the daemon's own pipeline (`fitting::step_metrics`), the smoothed ROI
+//! traces, the k-means filter and the Gaussian fit of the selected points,
+//! all under the reference's controls.
+
+use crate::scan_file::ScanData;
+use fitting::{
+    fit_gaussian, linspace, normalize, savgol_smooth, separate_signal_noise, step_metrics,
+    GaussianFit, KMeansConfig, RoiMode, CURVE_POINTS,
+};
+use std::collections::BTreeSet;
+
+/// The reference's controls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// ROI half-width as % of the trace; 0 = automatic (from the peak).
+    pub roi_percent: f64,
+    /// First step shown (1-based position in the file's step list).
+    pub first: usize,
+    /// Last step shown (inclusive; clamped to the steps there are).
+    pub last: usize,
+    /// Divide each trace by its step's BCM current.
+    pub normalize: bool,
+    /// Subtract each step's first-BPM reading from its positions.
+    pub offset: bool,
+    /// Keep only the k-means signal cluster of the profile points.
+    pub filter: bool,
+}
+
+impl Settings {
+    /// Everything shown, automatic ROI, no corrections.
+    pub fn all(steps: usize) -> Self {
+        Self {
+            roi_percent: 0.0,
+            first: 1,
+            last: steps,
+            normalize: false,
+            offset: false,
+            filter: false,
+        }
+    }
+}
+
+/// One step as a point of the profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfilePoint {
+    /// The step number (`scan_007` -> 7), the point's label.
+    pub step: usize,
+    /// Centroid of the smoothed ROI (mm).
+    pub centroid: f64,
+    /// Integral of the smoothed ROI (V·mm).
+    pub integral: f64,
+    /// In the fit (not toggled off by the user).
+    pub selected: bool,
+}
+
+/// One step's smoothed ROI trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoiTrace {
+    /// The step number.
+    pub step: usize,
+    /// Positions in the ROI.
+    pub x: Vec<f64>,
+    /// The smoothed trace there.
+    pub y: Vec<f64>,
+    /// Where |y| peaks (the label's place).
+    pub peak: (f64, f64),
+}
+
+/// Everything both views show.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The profile points in step order (after the filter).
+    pub points: Vec<ProfilePoint>,
+    /// The ROI traces of the steps shown.
+    pub traces: Vec<RoiTrace>,
+    /// The fit of the selected points, or why there is none.
+    pub fit: Result<GaussianFit, String>,
+    /// The fit curve (500 points over the selected centroids).
+    pub curve: Vec<(f64, f64)>,
+    /// Steps shown but without a point, with why.
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// The views' numbers for `data` under `settings`; the steps in
+/// `deselected` stay visible but out of the fit.
+pub fn analyse(data: &ScanData, settings: &Settings, deselected: &BTreeSet<usize>) -> Profile {
+    let first = settings.first.max(1);
+    let last = settings.last.min(data.steps.len());
+    let mode = RoiMode::from_percent(settings.roi_percent);
+    let mut points = Vec::new();
+    let mut traces = Vec::new();
+    let mut skipped = Vec::new();
+    for step in data.steps.iter().take(last).skip(first - 1) {
+        let n = step.x.len().min(step.y.len());
+        let x: Vec<f64> = if settings.offset {
+            step.x[..n].iter().map(|v| v - step.offset).collect()
+        } else {
+            step.x[..n].to_vec()
+        };
+        let y = if settings.normalize {
+            match normalize(&step.y[..n], step.norm) {
+                Ok(y) => y,
+                Err(e) => {
+                    skipped.push((step.number, format!("normalisation: {e}")));
+                    continue;
+                }
+            }
+        } else {
+            step.y[..n].to_vec()
+        };
+        let metrics = match step_metrics(&x, &y, mode) {
+            Ok(m) if m.integral.is_finite() && m.centroid.is_finite() => m,
+            Ok(_) => {
+                skipped.push((step.number, "non-finite integral or centroid".into()));
+                continue;
+            }
+            Err(e) => {
+                skipped.push((step.number, e.to_string()));
+                continue;
+            }
+        };
+        let roi = metrics.roi.indices();
+        if let Ok(smooth) = savgol_smooth(&y[roi.clone()]) {
+            let roi_x = x[roi].to_vec();
+            let at = smooth.iter().enumerate().fold(0, |best, (i, v)| {
+                if v.abs() > smooth[best].abs() {
+                    i
+                } else {
+                    best
+                }
+            });
+            traces.push(RoiTrace {
+                step: step.number,
+                peak: (roi_x[at], smooth[at]),
+                x: roi_x,
+                y: smooth,
+            });
+        }
+        points.push(ProfilePoint {
+            step: step.number,
+            centroid: metrics.centroid,
+            integral: metrics.integral,
+            selected: !deselected.contains(&step.number),
+        });
+    }
+    if settings.filter && points.len() > 2 {
+        let integrals: Vec<f64> = points.iter().map(|p| p.integral).collect();
+        if let Ok(signal) = separate_signal_noise(&integrals, &KMeansConfig::default()) {
+            let mut keep = signal.into_iter();
+            points.retain(|_| keep.next().unwrap_or(false));
+        }
+    }
+    let (x, y): (Vec<f64>, Vec<f64>) = points
+        .iter()
+        .filter(|p| p.selected)
+        .map(|p| (p.centroid, p.integral))
+        .unzip();
+    let (fit, curve) = if x.len() < fitting::MIN_POINTS {
+        (
+            Err(format!(
+                "{} selected points: a fit needs {}",
+                x.len(),
+                fitting::MIN_POINTS
+            )),
+            Vec::new(),
+        )
+    } else {
+        match fit_gaussian(&x, &y) {
+            Ok(fit) => {
+                let lo = x.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let p = fit.params;
+                let curve = linspace(lo, hi, CURVE_POINTS)
+                    .into_iter()
+                    .map(|v| {
+                        (
+                            v,
+                            fitting::gaussian(v, p.amplitude, p.mean, p.sigma, p.offset),
+                        )
+                    })
+                    .collect();
+                (Ok(fit), curve)
+            }
+            Err(e) => (Err(format!("fit failed: {e}")), Vec::new()),
+        }
+    };
+    Profile {
+        points,
+        traces,
+        fit,
+        curve,
+        skipped,
+    }
+}
+
+/// The parameter box's text: Amp, Mean, Sigma, FWHM with standard errors.
+pub fn parameter_text(fit: &Result<GaussianFit, String>) -> Vec<String> {
+    match fit {
+        Err(why) => vec![why.clone()],
+        Ok(f) => {
+            let e = &f.errors;
+            let pm = |v: f64, err: Option<f64>| match err {
+                Some(err) => format!("{v:.4} ± {err:.2e}"),
+                None => format!("{v:.4}"),
+            };
+            let fwhm_err = e.sigma.map(|s| s * fitting::FWHM_PER_SIGMA);
+            vec![
+                format!("Amp:  {}", pm(f.params.amplitude, e.amplitude)),
+                format!("Mean: {} mm", pm(f.params.mean, e.mean)),
+                format!("Sig:  {} mm", pm(f.params.sigma, e.sigma)),
+                format!("FWHM: {} mm", pm(f.fwhm, fwhm_err)),
+            ]
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use crate::analysis::{parameter_text, Profile, Settings};
 use crate::scan_file::{PlotError, ScanData};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -150,6 +151,35 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+type Axes<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One view's titled axes with their grid, over `(x0, x1, y0, y1)`.
+fn axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: String,
+    (x0, x1, y0, y1): (f64, f64, f64, f64),
+    (x_desc, y_desc): (&str, &str),
+) -> Result<Axes<'a, DB>, String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 24).into_font())
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .light_line_style(BLACK.mix(0.05))
+        .draw()
+        .map_err(e)?;
+    Ok(chart)
+}
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     data: &ScanData,
@@ -190,25 +220,12 @@ fn draw<DB: DrawingBackend>(
             .map(|p| p.integral)
             .chain(profile.curve.iter().map(|c| c.1)),
     );
-    let mut chart = ChartBuilder::on(&left)
-        .caption(
-            format!("Intensity Profile: {}", data.channel),
-            (FONT, 24).into_font(),
-        )
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("Centroid Position (mm)")
-        .y_desc("Profile Area (V·mm)")
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(BLACK.mix(0.05))
-        .draw()
-        .map_err(e)?;
+    let mut chart = axes(
+        &left,
+        format!("Intensity Profile: {}", data.channel),
+        (x0, x1, y0, y1),
+        ("Centroid Position (mm)", "Profile Area (V·mm)"),
+    )?;
     let crimson = RGBColor(220, 20, 60);
     let gray = RGBColor(190, 190, 190);
     let navy = RGBColor(0, 0, 128);
@@ -249,25 +266,12 @@ fn draw<DB: DrawingBackend>(
     // The ROI waveforms of every step shown, labelled at their peaks.
     let (wx0, wx1) = span(profile.traces.iter().flat_map(|t| t.x.iter().copied()));
     let (wy0, wy1) = span(profile.traces.iter().flat_map(|t| t.y.iter().copied()));
-    let mut waves = ChartBuilder::on(&right)
-        .caption(
-            format!("ROI Waveforms: {}", data.channel),
-            (FONT, 24).into_font(),
-        )
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(wx0..wx1, wy0..wy1)
-        .map_err(e)?;
-    waves
-        .configure_mesh()
-        .x_desc("Position (mm)")
-        .y_desc("Intensity (V)")
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(BLACK.mix(0.05))
-        .draw()
-        .map_err(e)?;
+    let mut waves = axes(
+        &right,
+        format!("ROI Waveforms: {}", data.channel),
+        (wx0, wx1, wy0, wy1),
+        ("Position (mm)", "Intensity (V)"),
+    )?;
     for (i, trace) in profile.traces.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         waves

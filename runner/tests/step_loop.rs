@@ -423,6 +423,19 @@ fn operator(
     })
 }
 
+/// The operator sets `directive` `secs` seconds from now (paused clock).
+fn after(
+    control: &Arc<ControlSender>,
+    secs: u64,
+    directive: Directive,
+) -> tokio::task::JoinHandle<()> {
+    let control = control.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        control.set(directive);
+    })
+}
+
 fn moves(log: &[String]) -> Vec<String> {
     log.iter()
         .filter(|l| l.starts_with("move"))
@@ -492,13 +505,7 @@ async fn abort_cancels_a_sweep_in_progress_and_keeps_completed_steps() {
     // The second sweep never ends; the operator aborts 5 s into it.
     let (mut rig, control) = Rig::controlled(vec![Sweep::Ok, Sweep::Hang]);
     let mut callbacks = vec![recorder(&rig.log, "hdf5", true, None)];
-    let aborter = {
-        let control = control.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            control.set(Directive::Abort);
-        })
-    };
+    let aborter = after(&control, 5, Directive::Abort);
     let started = tokio::time::Instant::now();
     let report = rig
         .run(
@@ -549,13 +556,7 @@ async fn abort_after_the_read_writes_that_step_and_abort_while_paused_ends() {
 
     let (mut rig, control) = Rig::controlled(vec![]);
     let mut callbacks = vec![operator(&control, vec![("post", 0, Directive::Pause)])];
-    let aborter = {
-        let control = control.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            control.set(Directive::Abort);
-        })
-    };
+    let aborter = after(&control, 60, Directive::Abort);
     let report = rig
         .run(
             &Plan::linspace(0.0, 4.0, 5, 100).unwrap(),

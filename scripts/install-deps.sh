@@ -9,6 +9,12 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 # libhdf5 for the HDF5 writer (hdf5-metno links the system library).
 pkg-config --exists hdf5 2>/dev/null || [ -e /usr/include/hdf5/serial/hdf5.h ] || need+=(libhdf5-dev)
+# fws-plot's window test: Xvfb and Mesa's software OpenGL, and the X11
+# libraries winit loads at run time.
+command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
+for pkg in libgl1-mesa-dri libgl1 libegl1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
 if command -v python3 >/dev/null 2>&1 && ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   need+=(python3-venv)
 fi

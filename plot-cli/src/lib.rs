@@ -4,10 +4,12 @@
 //!
 //! [`scan_file`] reads a channel from a file in the reference layout (ours
 //! or the Python daemon's), [`analysis`] computes both views under the
-//! reference's controls, [`export`] writes them headless (PNG/SVG, CSV).
+//! reference's controls, [`export`] writes them headless (PNG/SVG, CSV)
+//! and [`gui`] shows them in a window.
 
 pub mod analysis;
 pub mod export;
+pub mod gui;
 pub mod scan_file;
 
 pub use analysis::{analyse, Profile, Settings};

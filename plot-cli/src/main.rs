@@ -1,11 +1,12 @@
 //! `fws-plot <file.h5> <struck_channel>`: the reference's command line,
-//! plus headless export (`--save`, `--export`) and `--follow`.
+//! plus headless export (`--save`, `--export`), `--follow` and
+//! `--screenshot`. Without `--save`/`--export` it opens the window.
 
 use clap::Parser;
 use planner::ScannerIndex;
 use plot_cli::analysis::{analyse, parameter_text, Settings};
-use plot_cli::export;
 use plot_cli::scan_file::{exit_status, read_scan, IopsChannel, PlotError};
+use plot_cli::{export, gui};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,10 +32,13 @@ struct Args {
     /// Write the profile points, selection and fit to this CSV.
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
-    /// Refresh while a daemon is still writing the file (until its
-    /// exit_status is no longer Running).
+    /// Refresh while a daemon is still writing the file (headless: until
+    /// its exit_status is no longer Running).
     #[arg(long)]
     follow: bool,
+    /// Open the window, save a screenshot of it to this .png, and close.
+    #[arg(long, value_name = "FILE")]
+    screenshot: Option<PathBuf>,
     /// ROI half-width in % of the trace (0 = automatic).
     #[arg(long, default_value_t = 0.0)]
     roi_percent: f64,
@@ -83,14 +87,12 @@ fn main() -> ExitCode {
         std::env::set_var("HDF5_USE_FILE_LOCKING", "FALSE");
     }
     let args = Args::parse_from(reference_spellings(std::env::args()));
-    if args.save.is_none() && args.export.is_none() {
-        eprintln!(
-            "fws-plot: the interactive window is not in this build yet; \
-             use --save out.png|out.svg and/or --export out.csv"
-        );
-        return ExitCode::from(2);
-    }
-    match run(&args) {
+    let result = if args.save.is_none() && args.export.is_none() {
+        window(&args)
+    } else {
+        run(&args)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fws-plot: {e}");
@@ -99,11 +101,51 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &Args) -> Result<(), PlotError> {
-    let index = args
-        .scanner_index
+fn scanner_index(args: &Args) -> Result<Option<ScannerIndex>, PlotError> {
+    args.scanner_index
         .map(|i| ScannerIndex::try_from(i).map_err(|e| PlotError::ScannerIndex(e.to_string())))
-        .transpose()?;
+        .transpose()
+}
+
+fn settings(args: &Args, steps: usize) -> (Settings, BTreeSet<usize>) {
+    (
+        Settings {
+            roi_percent: args.roi_percent,
+            first: args.first,
+            last: args.last.unwrap_or(steps),
+            normalize: args.norm,
+            offset: args.offset,
+            filter: args.filter,
+        },
+        args.deselect.iter().copied().collect(),
+    )
+}
+
+/// The interactive window.
+fn window(args: &Args) -> Result<(), PlotError> {
+    let source = gui::Source {
+        path: args.file_path.clone(),
+        channel: args.struck_channel.clone(),
+        iops: args.iops_channel,
+        index: scanner_index(args)?,
+    };
+    let data = read_scan(&source.path, &source.channel, source.iops, source.index)?;
+    let (settings, deselected) = settings(args, data.steps.len());
+    gui::run(
+        source,
+        data,
+        settings,
+        deselected,
+        gui::Options {
+            follow: args.follow,
+            screenshot: args.screenshot.clone(),
+        },
+    )
+}
+
+/// Headless: the image and/or the CSV.
+fn run(args: &Args) -> Result<(), PlotError> {
+    let index = scanner_index(args)?;
     let mut seen: Option<SystemTime> = None;
     loop {
         let modified = std::fs::metadata(&args.file_path)

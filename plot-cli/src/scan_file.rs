@@ -62,6 +62,9 @@ pub enum PlotError {
     /// The fit of the selected points failed.
     #[error("no Gaussian fit: {0}")]
     Fit(String),
+    /// The window could not be shown.
+    #[error("{0}")]
+    Window(String),
     /// Reading a dataset failed.
     #[error("{path}: {reason}")]
     Read {

@@ -83,6 +83,8 @@ struct App {
     frames: u32,
     shot_requested: bool,
     outcome: Arc<Mutex<Result<(), PlotError>>>,
+    /// The profile view's last mapping between plot and screen.
+    profile_transform: Option<egui_plot::PlotTransform>,
 }
 
 /// Opens the window (blocks until it is closed).
@@ -102,24 +104,14 @@ pub fn run(
             .unwrap_or_default(),
         data.channel
     );
-    let profile = analyse(&data, &settings, &deselected);
-    let app = App {
-        modified: modified(&source.path),
+    let app = App::new(
         source,
-        options,
         data,
         settings,
         deselected,
-        profile,
-        stale: false,
-        drag: DragMode::Pan,
-        outline: Vec::new(),
-        checked: Instant::now(),
-        status: String::new(),
-        frames: 0,
-        shot_requested: false,
-        outcome: Arc::clone(&outcome),
-    };
+        options,
+        Arc::clone(&outcome),
+    );
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size(WINDOW_SIZE)
@@ -148,6 +140,57 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
 }
 
 impl App {
+    fn new(
+        source: Source,
+        data: ScanData,
+        settings: Settings,
+        deselected: BTreeSet<usize>,
+        options: Options,
+        outcome: Arc<Mutex<Result<(), PlotError>>>,
+    ) -> Self {
+        let profile = analyse(&data, &settings, &deselected);
+        Self {
+            modified: modified(&source.path),
+            source,
+            options,
+            data,
+            settings,
+            deselected,
+            profile,
+            stale: false,
+            drag: DragMode::Pan,
+            outline: Vec::new(),
+            checked: Instant::now(),
+            status: String::new(),
+            frames: 0,
+            shot_requested: false,
+            outcome,
+            profile_transform: None,
+        }
+    }
+
+    /// One frame of the whole window.
+    fn ui(&mut self, ctx: &egui::Context) {
+        self.reload_if_changed();
+        if self.stale {
+            self.profile = analyse(&self.data, &self.settings, &self.deselected);
+            self.stale = false;
+        }
+        egui::TopBottomPanel::top("controls").show(ctx, |ui| self.controls(ui));
+        egui::CentralPanel::default().show(ctx, |ui| {
+            ui.columns(2, |columns| {
+                columns[0].heading(format!("Intensity Profile: {}", self.data.channel));
+                self.profile_view(&mut columns[0]);
+                columns[1].heading(format!("ROI Waveforms: {}", self.data.channel));
+                self.roi_view(&mut columns[1]);
+            });
+        });
+        if self.options.follow {
+            ctx.request_repaint_after(Duration::from_millis(500));
+        }
+        self.screenshot(ctx);
+    }
+
     fn reload_if_changed(&mut self) {
         if !self.options.follow || self.checked.elapsed() < Duration::from_millis(500) {
             return;
@@ -282,18 +325,21 @@ impl App {
                     ring.push(ring[0]);
                     plot.line(Line::new("", PlotPoints::from(ring)).color(Color32::BLACK));
                 }
-                let b = plot.plot_bounds();
-                plot.text(
-                    Text::new(
-                        "",
-                        PlotPoint::new(b.min()[0], b.max()[1]),
-                        RichText::new(&box_text).monospace().size(13.0),
-                    )
-                    .anchor(Align2::LEFT_TOP)
-                    .color(Color32::BLACK),
-                );
                 self.interact(plot)
             });
+        self.profile_transform = Some(response.transform);
+        // The parameter box over the plot's corner (not a plot item: the
+        // plot's bounds would grow to hold it, frame after frame).
+        let painter = ui.painter_at(response.response.rect);
+        let galley =
+            painter.layout_no_wrap(box_text, egui::FontId::monospace(13.0), Color32::BLACK);
+        let at = response.response.rect.left_top() + egui::vec2(60.0, 10.0);
+        painter.rect_filled(
+            egui::Rect::from_min_size(at, galley.size()).expand(5.0),
+            4.0,
+            Color32::from_white_alpha(235),
+        );
+        painter.galley(at, galley, Color32::BLACK);
         if let Some(toggle) = response.inner {
             for step in toggle {
                 if !self.deselected.remove(&step) {
@@ -420,24 +466,7 @@ impl App {
 
 impl eframe::App for App {
     fn update(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.reload_if_changed();
-        if self.stale {
-            self.profile = analyse(&self.data, &self.settings, &self.deselected);
-            self.stale = false;
-        }
-        egui::TopBottomPanel::top("controls").show(ctx, |ui| self.controls(ui));
-        egui::CentralPanel::default().show(ctx, |ui| {
-            ui.columns(2, |columns| {
-                columns[0].heading(format!("Intensity Profile: {}", self.data.channel));
-                self.profile_view(&mut columns[0]);
-                columns[1].heading(format!("ROI Waveforms: {}", self.data.channel));
-                self.roi_view(&mut columns[1]);
-            });
-        });
-        if self.options.follow {
-            ctx.request_repaint_after(Duration::from_millis(500));
-        }
-        self.screenshot(ctx);
+        self.ui(ctx);
     }
 }
 
@@ -497,6 +526,185 @@ fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> Result<(), Plot
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan_file::StepTrace;
+    use egui::{Event, Modifiers, PointerButton, Vec2};
+    use egui_kittest::kittest::Queryable;
+    use egui_kittest::Harness;
+
+    /// A 21-step scan of a beam of sigma 1.7 mm, as [`read_scan`] returns it.
+    fn app() -> App {
+        let steps: Vec<StepTrace> = (0..21)
+            .map(|i| {
+                let at = -6.0 + 0.6 * i as f64;
+                let x = fitting::linspace(at - 10.0, at + 10.0, 400);
+                let height = 50.0 * (-at * at / (2.0 * 1.7 * 1.7)).exp();
+                let y = x
+                    .iter()
+                    .map(|&v| fitting::gaussian(v, height, at, 0.4, 0.0))
+                    .collect();
+                StepTrace {
+                    number: i + 1,
+                    x,
+                    y,
+                    norm: 2.0,
+                    offset: 0.0,
+                }
+            })
+            .collect();
+        let data = ScanData {
+            path: PathBuf::from("/nowhere/FWS01_-6_6_n21.h5"),
+            channel: "H-PDB".into(),
+            trace_name: "Test:STRUCK:H-PDB-TRC2-ArrayData".into(),
+            steps,
+            skipped: Vec::new(),
+        };
+        let source = Source {
+            path: data.path.clone(),
+            channel: "PDB".into(),
+            iops: IopsChannel::Ch1,
+            index: None,
+        };
+        App::new(
+            source,
+            data,
+            Settings::all(21),
+            BTreeSet::new(),
+            Options::default(),
+            Arc::new(Mutex::new(Ok(()))),
+        )
+    }
+
+    fn harness() -> Harness<'static, App> {
+        let mut h = Harness::builder()
+            .with_size(Vec2::from(WINDOW_SIZE))
+            .build_state(|ctx, app: &mut App| app.ui(ctx), app());
+        h.run();
+        h
+    }
+
+    /// Where step `step`'s point is drawn.
+    fn screen_of(app: &App, step: usize) -> Pos2 {
+        let p = app.profile.points.iter().find(|p| p.step == step).unwrap();
+        app.profile_transform
+            .unwrap()
+            .position_from_point(&PlotPoint::new(p.centroid, p.integral))
+    }
+
+    fn button(h: &Harness<'_, App>, pos: Pos2, pressed: bool) {
+        h.event(Event::PointerButton {
+            pos,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+    }
+
+    fn click_at(h: &mut Harness<'_, App>, pos: Pos2) {
+        h.hover_at(pos);
+        h.run();
+        button(h, pos, true);
+        button(h, pos, false);
+        h.run();
+    }
+
+    fn drag_through(h: &mut Harness<'_, App>, path: &[Pos2]) {
+        h.hover_at(path[0]);
+        h.run();
+        button(h, path[0], true);
+        h.run();
+        for p in &path[1..] {
+            h.hover_at(*p);
+            h.run();
+        }
+        button(h, path[path.len() - 1], false);
+        h.run();
+    }
+
+    fn amplitude(app: &App) -> f64 {
+        app.profile.fit.as_ref().unwrap().params.amplitude
+    }
+
+    #[test]
+    fn clicking_a_point_toggles_it_out_of_the_fit_and_back() {
+        let mut h = harness();
+        let all = amplitude(h.state());
+        let at = screen_of(h.state(), 11);
+        click_at(&mut h, at);
+        let app = h.state();
+        assert_eq!(app.deselected, BTreeSet::from([11]));
+        let p11 = app.profile.points.iter().find(|p| p.step == 11).unwrap();
+        assert!(!p11.selected, "shown, out of the fit");
+        assert_ne!(amplitude(app), all, "the fit without step 11");
+        click_at(&mut h, at);
+        assert!(h.state().deselected.is_empty());
+        assert_eq!(amplitude(h.state()), all);
+        // Far from every point: nothing toggles.
+        let empty = screen_of(h.state(), 1) + Vec2::new(0.0, -200.0);
+        click_at(&mut h, empty);
+        assert!(h.state().deselected.is_empty());
+    }
+
+    #[test]
+    fn the_buttons_set_the_references_controls() {
+        let mut h = harness();
+        for (label, flag) in [("Norm: OFF", 0), ("Offset: OFF", 1), ("Filter: OFF", 2)] {
+            h.get_by_label(label).click();
+            h.run();
+            let s = &h.state().settings;
+            assert!([s.normalize, s.offset, s.filter][flag], "{label}");
+        }
+        // Norm on: every integral divided by the BCM current (2).
+        let mut plain = app();
+        plain.settings.filter = false;
+        let points = analyse(&plain.data, &plain.settings, &BTreeSet::new()).points;
+        let normed = &h.state().profile.points;
+        assert!(normed.iter().all(|n| {
+            let p = points.iter().find(|p| p.step == n.step).unwrap();
+            (n.integral - p.integral / 2.0).abs() < 1e-9 * p.integral.max(1.0)
+        }));
+        h.state_mut().settings.roi_percent = 5.0;
+        h.get_by_label("Auto ROI").click();
+        h.run();
+        assert_eq!(h.state().settings.roi_percent, 0.0);
+        h.state_mut().deselected.insert(3);
+        h.get_by_label("Select all").click();
+        h.run();
+        assert!(h.state().deselected.is_empty());
+    }
+
+    #[test]
+    fn a_box_or_a_lasso_toggles_every_point_inside() {
+        let mut h = harness();
+        h.get_by_label("box select").click();
+        h.run();
+        // A box around steps 1 to 4 (the left tail).
+        let (a, b) = (screen_of(h.state(), 1), screen_of(h.state(), 4));
+        let from = Pos2::new(a.x - 8.0, a.y + 8.0);
+        let to = Pos2::new(b.x + 8.0, b.y - 8.0);
+        drag_through(&mut h, &[from, from.lerp(to, 0.5), to]);
+        assert_eq!(h.state().deselected, BTreeSet::from([1, 2, 3, 4]));
+
+        h.get_by_label("lasso").click();
+        h.run();
+        // An outline around steps 19 to 21 (the right tail).
+        let (c, d) = (screen_of(h.state(), 19), screen_of(h.state(), 21));
+        let ring = [
+            Pos2::new(c.x - 8.0, c.y - 8.0),
+            Pos2::new(d.x + 8.0, c.y - 8.0),
+            Pos2::new(d.x + 8.0, d.y + 8.0),
+            Pos2::new(c.x - 8.0, d.y + 8.0),
+        ];
+        drag_through(&mut h, &ring);
+        assert_eq!(
+            h.state().deselected,
+            BTreeSet::from([1, 2, 3, 4, 19, 20, 21])
+        );
+        // In pan mode a drag moves the view and toggles nothing.
+        h.get_by_label("pan").click();
+        h.run();
+        drag_through(&mut h, &[from, to]);
+        assert_eq!(h.state().deselected.len(), 7);
+    }
 
     #[test]
     fn the_lasso_contains_what_is_inside() {

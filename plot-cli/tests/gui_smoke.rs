@@ -48,11 +48,13 @@ fn the_window_opens_under_xvfb_and_its_screenshot_shows_both_views() {
     let ((w, h), px) = pixels(&shot);
     let [ww, wh] = plot_cli::gui::WINDOW_SIZE;
     assert_eq!((w, h), (ww as u32, wh as u32), "the window's size");
-    let near = |p: &[u8; 4], c: [u8; 3]| {
-        (0..3).all(|i| (i32::from(p[i]) - i32::from(c[i])).abs() <= 12)
-    };
+    let near =
+        |p: &[u8; 4], c: [u8; 3]| (0..3).all(|i| (i32::from(p[i]) - i32::from(c[i])).abs() <= 12);
     let count = |c: [u8; 3]| px.iter().filter(|p| near(p, c)).count();
-    let background = px.iter().filter(|p| p[0] > 240 && p[1] > 240 && p[2] > 240).count();
+    let background = px
+        .iter()
+        .filter(|p| p[0] > 240 && p[1] > 240 && p[2] > 240)
+        .count();
     assert!(background < px.len() * 97 / 100, "not blank");
     assert!(count([220, 20, 60]) > 200, "the selected points (crimson)");
     assert!(count([190, 190, 190]) > 20, "the point toggled off (gray)");

@@ -56,6 +56,8 @@ pub struct IocBridge {
     failing: AtomicBool,
     /// Writes queued and not yet sent.
     pending: AtomicUsize,
+    /// Set while the queue is full, so dropped writes are reported once.
+    dropping: AtomicBool,
 }
 
 impl IocBridge {
@@ -77,6 +79,7 @@ impl IocBridge {
             queue,
             failing: AtomicBool::new(false),
             pending: AtomicUsize::new(0),
+            dropping: AtomicBool::new(false),
         });
         tokio::spawn(Arc::clone(&bridge).publish(pending));
         for spec in specs.iter().filter(|s| s.writable) {
@@ -103,10 +106,24 @@ impl IocBridge {
         let value = kind.accept_value(&value)?;
         self.remember(name, value.clone());
         self.pending.fetch_add(1, Ordering::Relaxed);
-        self.queue.try_send((name.to_string(), value)).map_err(|_| {
-            self.pending.fetch_sub(1, Ordering::Relaxed);
-            format!("{name}: too many writes waiting for the IOC; this one dropped")
-        })
+        match self.queue.try_send((name.to_string(), value)) {
+            Ok(()) => {
+                self.dropping.store(false, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(_) => {
+                self.pending.fetch_sub(1, Ordering::Relaxed);
+                // Said once until the queue moves again, not once a beat.
+                if self.dropping.swap(true, Ordering::Relaxed) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{name}: {PUBLISH_QUEUE} writes wait for the IOC; newer ones are dropped \
+                         until it answers again"
+                    ))
+                }
+            }
+        }
     }
 
     /// Writes queued values in order (one server, one circuit: they arrive

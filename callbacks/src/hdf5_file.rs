@@ -183,7 +183,8 @@ fn create_new(path: &Path) -> Result<(File, PathBuf), FileError> {
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
     let mut candidate = path.to_path_buf();
-    for n in 2..=MAX_VARIANTS + 1 {
+    // The plain name, then _2 .. _{MAX_VARIANTS + 1}: MAX_VARIANTS variants.
+    for n in 2..=MAX_VARIANTS + 2 {
         if !candidate.exists() {
             match File::create_excl(&candidate) {
                 Ok(file) => return Ok((file, candidate)),

@@ -24,7 +24,6 @@ fn repo() -> PathBuf {
 
 fn session(file_path: &Path) -> Session {
     Session {
-        daemon: "fws-daemon (Rust) test".into(),
         main_prefix: "T:DMN-".into(),
         file_path: file_path.to_string_lossy().into_owned(),
         root: RootAttributes {

@@ -121,6 +121,9 @@ pub async fn run(
             }
         }
     }
+    // No more beats from here: the watchdog must not take the shutdown
+    // (waiting for an aborted sequence's file) for a stall.
+    watch.liveness.stop();
     // Inputs written just before the shutdown are saved too.
     while let Ok(event) = writes.try_recv() {
         if let WriteEvent::Accepted(w) = event {

@@ -194,6 +194,8 @@ impl IocBridge {
                     return;
                 }
             }
+            // The subscription ended: not in a tight loop.
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 

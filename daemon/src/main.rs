@@ -257,13 +257,6 @@ async fn serve(setup: Setup) -> Result<(), String> {
     let main = setup.prefixes.main.clone();
     let max_steps = setup.station.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
     let liveness = Arc::new(watchdog::Liveness::default());
-    let fixed_limit = setup.station.timing.watchdog_s.map(station::secs);
-    watchdog::spawn(Arc::clone(&liveness), fixed_limit, |message| {
-        error!("{message}");
-        logging::flush();
-        std::process::exit(EXIT_WATCHDOG);
-    })
-    .map_err(|e| format!("cannot start the watchdog thread: {e}"))?;
     let client = Arc::new(
         ca::PvClient::new(Duration::from_secs(5))
             .await
@@ -310,6 +303,18 @@ async fn serve(setup: Setup) -> Result<(), String> {
                     missing[0]
                 );
             }
+            // A daemon that died mid-scan left Trigger and Busy at 1 in the
+            // IOC: clear them before the monitors start, so a restart never
+            // begins a scan by itself.
+            for name in ["Trigger", "Busy"] {
+                let full = format!("{main}{name}");
+                if let Err(e) = client
+                    .put_wait(&full, &Value::Long(0), Duration::from_secs(5))
+                    .await
+                {
+                    warn!("clearing {full} at start: {e}");
+                }
+            }
             let ioc = host::IocBridge::start(Arc::clone(&client), &specs, events);
             let hosting = format!("with its PVs {main}* in a site IOC (no server of its own)");
             (Bridge::Ioc(ioc), writes, None, None, hosting)
@@ -340,6 +345,15 @@ async fn serve(setup: Setup) -> Result<(), String> {
         env!("CARGO_PKG_VERSION"),
         setup.data_root.display(),
     );
+    // Started with the loop it watches (not during setup, which may wait
+    // for an IOC longer than a short limit).
+    let fixed_limit = setup.station.timing.watchdog_s.map(station::secs);
+    watchdog::spawn(Arc::clone(&liveness), fixed_limit, |message| {
+        error!("{message}");
+        logging::flush();
+        std::process::exit(EXIT_WATCHDOG);
+    })
+    .map_err(|e| format!("cannot start the watchdog thread: {e}"))?;
     let watch = cycle::Watch {
         liveness,
         stall_after: setup.stall_after,

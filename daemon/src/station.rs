@@ -135,8 +135,10 @@ impl Timing {
             return Err("timing: every value must be a finite number of seconds >= 0".into());
         }
         if let Some(w) = self.watchdog_s {
-            if !w.is_finite() || w < 1.0 {
-                return Err("timing.watchdog_s must be a number of seconds >= 1".into());
+            // Four heartbeats at least, as the reference's floor: a beat a
+            // little late must not end a healthy daemon.
+            if !w.is_finite() || w < 4.0 {
+                return Err("timing.watchdog_s must be a number of seconds >= 4".into());
             }
         }
         if self.attempts == 0 {

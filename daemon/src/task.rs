@@ -24,7 +24,8 @@ pub struct TaskEnd {
     pub status: TaskStatus,
     /// How it really ended.
     pub exit: ExitStatus,
-    /// Why it ended early (empty when it completed).
+    /// Why it ended early; empty when it completed (a note when there was
+    /// nothing to do).
     pub reason: String,
 }
 
@@ -165,7 +166,7 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
         config.end,
         path.display()
     );
-    let (root_attrs, root_daemon) = (root.clone(), root.daemon_version.clone());
+    let custom_root = ctx.custom.is_some().then(|| root.clone());
     let writer = match Hdf5Writer::open(path, root, ctx.publisher.clone()).await {
         Ok(w) => w,
         Err(e) => return TaskEnd::io_fail(format!("creating the file: {e}")),
@@ -188,17 +189,16 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
             ctx.publisher.clone(),
         )),
     ];
-    if let Some(custom) = &ctx.custom {
+    if let (Some(custom), Some(root)) = (&ctx.custom, custom_root) {
         // After the fit (its results go in the message), before the writer
         // (the callback's extras go in the file).
         chain.push(Box::new(CustomCallback::new(
             custom.command.clone(),
             custom.timeout,
             Session {
-                daemon: root_daemon.clone(),
                 main_prefix: ctx.prefixes.main.clone(),
                 file_path: writer.path().to_string_lossy().into_owned(),
-                root: root_attrs,
+                root,
             },
         )));
     }

@@ -18,6 +18,7 @@ pub struct Liveness {
     last_beat_ms: AtomicU64,
     num_scans: AtomicU64,
     tripped: AtomicBool,
+    stopped: AtomicBool,
 }
 
 impl Default for Liveness {
@@ -27,6 +28,7 @@ impl Default for Liveness {
             last_beat_ms: AtomicU64::new(0),
             num_scans: AtomicU64::new(0),
             tripped: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
         }
     }
 }
@@ -41,6 +43,12 @@ impl Liveness {
     /// The operator's NumScans, for the reference's limit.
     pub fn set_num_scans(&self, num_scans: u64) {
         self.num_scans.store(num_scans, Ordering::Relaxed);
+    }
+
+    /// The loop ends on purpose (shutdown): the watchdog stands down, so
+    /// closing a sequence's file may take longer than the limit.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
     }
 
     /// The watchdog has given up on the loop: the heartbeat must stop.
@@ -76,6 +84,9 @@ pub fn spawn(
         .name("fws-watchdog".into())
         .spawn(move || loop {
             std::thread::sleep(LOOK_PERIOD);
+            if liveness.stopped.load(Ordering::Relaxed) {
+                return;
+            }
             let silent = liveness.since_beat();
             let allowed = limit(liveness.num_scans.load(Ordering::Relaxed), fixed);
             if silent > allowed {
@@ -130,5 +141,17 @@ mod tests {
         assert!(liveness.tripped());
         assert!(message.contains("limit 1.0 s"), "{message}");
         dog.join().unwrap();
+
+        // Stopped on purpose: silence is no stall.
+        let liveness = Arc::new(Liveness::default());
+        let (tx, rx) = mpsc::channel();
+        let dog = spawn(Arc::clone(&liveness), fixed, move |m| {
+            let _ = tx.send(m);
+        })
+        .unwrap();
+        liveness.stop();
+        dog.join().unwrap();
+        assert!(rx.try_recv().is_err(), "tripped after stop");
+        assert!(!liveness.tripped());
     }
 }

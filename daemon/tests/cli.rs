@@ -27,6 +27,7 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
     let d = dir.path();
     std::fs::write(d.join("a-file"), "").unwrap();
     std::fs::write(d.join("typo.yaml"), "timing: {sweep_sec: 3}\n").unwrap();
+    std::fs::write(d.join("short-watchdog.yaml"), "timing: {watchdog_s: 2}\n").unwrap();
     std::fs::write(d.join("bad-sim.yaml"), "trace_samples: 1\n").unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["100", "--test-mode"], "100"),
@@ -34,6 +35,10 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
         (&["abc"], "invalid digit"),
         (&["7", "--data-root", "data"], "no production PV names"),
         (&["1", "--test-mode", "--pv-host", "ioc"], "--pv-host ioc"),
+        (
+            &["1", "--test-mode", "--config", "short-watchdog.yaml"],
+            "watchdog_s must be a number of seconds >= 4",
+        ),
         (&["1", "--test-mode", "--pv-host", "cloud"], "cloud"),
         (
             &["1", "--test-mode", "--custom-callback", "cb.py"],
@@ -111,7 +116,16 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     made.sort();
-    assert_eq!(made, ["a-file", "bad-sim.yaml", "logs", "typo.yaml"]);
+    assert_eq!(
+        made,
+        [
+            "a-file",
+            "bad-sim.yaml",
+            "logs",
+            "short-watchdog.yaml",
+            "typo.yaml"
+        ]
+    );
     let logged: String = std::fs::read_dir(d.join("logs"))
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())

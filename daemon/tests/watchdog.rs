@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 const P: &str = "Test:SCAN:DMN-";
 /// The watchdog limit the station file sets.
-const LIMIT_S: f64 = 2.0;
+const LIMIT_S: f64 = 4.0;
 /// When the injected stall begins, after the daemon's start.
-const STALL_AFTER_S: u64 = 8;
+const STALL_AFTER_S: u64 = 15;
 
 #[test]
 fn a_stalled_control_loop_stops_the_heartbeat_and_exits_3() {
@@ -37,7 +37,7 @@ fn a_stalled_control_loop_stops_the_heartbeat_and_exits_3() {
     .unwrap();
     std::fs::write(
         dir.join("sim.yaml"),
-        "sweep_seconds: 0.25\ntrace_samples: 100\n",
+        "sweep_seconds: 0.35\ntrace_samples: 100\n",
     )
     .unwrap();
     let stderr = std::fs::File::create(dir.join("daemon.err")).unwrap();
@@ -71,7 +71,7 @@ fn a_stalled_control_loop_stops_the_heartbeat_and_exits_3() {
                 }
             }
         });
-        // A scan of 10 steps x 0.25 s sweeps: longer than the 2 s limit.
+        // A scan of 14 steps x 0.35 s sweeps: longer than the 4 s limit.
         let put = |name: &'static str, value: Value| {
             let client = Arc::clone(&client);
             async move {
@@ -81,7 +81,7 @@ fn a_stalled_control_loop_stops_the_heartbeat_and_exits_3() {
                     .unwrap()
             }
         };
-        put("NumScans", Value::Long(10)).await;
+        put("NumScans", Value::Long(14)).await;
         put("ScanStart", Value::Double(-1.0)).await;
         put("ScanEnd", Value::Double(1.0)).await;
         put("Trigger", Value::Long(1)).await;

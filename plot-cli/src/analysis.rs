@@ -5,8 +5,8 @@
 
 use crate::scan_file::ScanData;
 use fitting::{
-    fit_gaussian, linspace, normalize, savgol_smooth, separate_signal_noise, step_metrics,
-    GaussianFit, KMeansConfig, RoiMode, CURVE_POINTS,
+    fit_gaussian, normalize, savgol_smooth, separate_signal_noise, step_metrics, GaussianFit,
+    KMeansConfig, RoiMode,
 };
 use std::collections::BTreeSet;
 
@@ -168,19 +168,9 @@ pub fn analyse(data: &ScanData, settings: &Settings, deselected: &BTreeSet<usize
     } else {
         match fit_gaussian(&x, &y) {
             Ok(fit) => {
-                let lo = x.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let p = fit.params;
-                let curve = linspace(lo, hi, CURVE_POINTS)
-                    .into_iter()
-                    .map(|v| {
-                        (
-                            v,
-                            fitting::gaussian(v, p.amplitude, p.mean, p.sigma, p.offset),
-                        )
-                    })
-                    .collect();
-                (Ok(fit), curve)
+                // The daemon's own curve: 500 points over the fitted x.
+                let (xs, ys) = fit.curve(&x);
+                (Ok(fit), xs.into_iter().zip(ys).collect())
             }
             Err(e) => (Err(format!("fit failed: {e}")), Vec::new()),
         }

@@ -83,7 +83,8 @@ struct App {
     frames: u32,
     shot_requested: bool,
     outcome: Arc<Mutex<Result<(), PlotError>>>,
-    /// The profile view's last mapping between plot and screen.
+    /// The profile view's last mapping between plot and screen (the
+    /// interaction tests aim with it).
     profile_transform: Option<egui_plot::PlotTransform>,
 }
 
@@ -472,9 +473,24 @@ impl eframe::App for App {
 
 /// The hover read-out: the nearest point's step and values.
 fn hover_label(points: &[crate::analysis::ProfilePoint], at: &PlotPoint) -> String {
+    // Distances in units of each axis's span (mm and V·mm do not add).
+    let span = |v: &dyn Fn(&crate::analysis::ProfilePoint) -> f64| {
+        let (lo, hi) = points
+            .iter()
+            .map(v)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+                (l.min(x), h.max(x))
+            });
+        if hi > lo {
+            hi - lo
+        } else {
+            1.0
+        }
+    };
+    let (sx, sy) = (span(&|p| p.centroid), span(&|p| p.integral));
     let nearest = points.iter().min_by(|a, b| {
         let d = |p: &&crate::analysis::ProfilePoint| {
-            (p.centroid - at.x).powi(2) + (p.integral - at.y).powi(2)
+            ((p.centroid - at.x) / sx).powi(2) + ((p.integral - at.y) / sy).powi(2)
         };
         d(a).total_cmp(&d(b))
     });

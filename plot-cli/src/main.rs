@@ -146,24 +146,31 @@ fn window(args: &Args) -> Result<(), PlotError> {
 /// Headless: the image and/or the CSV.
 fn run(args: &Args) -> Result<(), PlotError> {
     let index = scanner_index(args)?;
+    if !args.follow {
+        return render_once(args, index);
+    }
     let mut seen: Option<SystemTime> = None;
+    let mut last = Ok(());
     loop {
+        // The status before the data: once it says finished, the render
+        // that follows (or the last one, if nothing changed) shows the end.
+        let running = exit_status(&args.file_path).as_deref() == Some("Running");
         let modified = std::fs::metadata(&args.file_path)
             .and_then(|m| m.modified())
             .ok();
         if seen.is_none() || modified != seen {
-            match render_once(args, index) {
-                Ok(()) => seen = modified,
-                // While a daemon writes, a read can land mid-step: try again.
-                Err(e) if args.follow && !matches!(e, PlotError::Missing(_)) => {
-                    eprintln!("fws-plot: {e} (trying again)")
-                }
-                Err(e) => return Err(e),
+            seen = modified;
+            last = render_once(args, index);
+            match &last {
+                Err(PlotError::Missing(_)) => return last,
+                // While a daemon writes, a read can land mid-step, or there
+                // are not 5 points yet: the next change is rendered again.
+                Err(e) if running => eprintln!("fws-plot: {e} (following)"),
+                _ => {}
             }
         }
-        let running = exit_status(&args.file_path).as_deref() == Some("Running");
-        if !args.follow || !running {
-            return Ok(());
+        if !running {
+            return last;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -176,15 +183,7 @@ fn render_once(args: &Args, index: Option<ScannerIndex>) -> Result<(), PlotError
         args.iops_channel,
         index,
     )?;
-    let settings = Settings {
-        roi_percent: args.roi_percent,
-        first: args.first,
-        last: args.last.unwrap_or(data.steps.len()),
-        normalize: args.norm,
-        offset: args.offset,
-        filter: args.filter,
-    };
-    let deselected: BTreeSet<usize> = args.deselect.iter().copied().collect();
+    let (settings, deselected) = settings(args, data.steps.len());
     let profile = analyse(&data, &settings, &deselected);
     if let Some(path) = &args.save {
         export::image(path, &data, &profile, &settings)?;

@@ -14,7 +14,8 @@ PV objects carry .name, .val (numpy arrays for waveforms when numpy is
 installed), .raw and .egu (.egu.val is the unit). A post callback may return
 a dict of name -> number/bool/text: stored in the step's `custom` group (an
 extension; the reference ignores return values). `reset_state()` is called
-before the first step and `close()` at the end, when the callables have them.
+at each `hello` (the start of a sequence, or a restart after a failure) and
+`close()` at the end, when the callables have them.
 The user's prints go to stderr: stdout carries the protocol.
 """
 

@@ -234,6 +234,17 @@ impl StepCallback for CustomCallback {
             // Never started (nothing ran): nothing to tell.
             return Ok(());
         }
+        if self.in_flight {
+            // An abort cut a call short: the process is mid-reply. Stop it
+            // rather than restart it just to say goodbye (the file waits).
+            if let Some(process) = self.process.take() {
+                process.kill().await;
+            }
+            self.in_flight = false;
+            return Err(CallbackError(
+                "an abort cut a call short: stopped without sequence_end".into(),
+            ));
+        }
         let line = protocol::sequence_end(
             report.outcome.exit_status().label(),
             report.outcome.reason(),

@@ -70,8 +70,6 @@ pub enum Reply {
 /// What `hello` announces: the sequence the callback is started for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
-    /// Daemon name and version.
-    pub daemon: String,
     /// The daemon's PV prefix (fit PV names begin with it).
     pub main_prefix: String,
     /// The sequence's file (already created).
@@ -148,7 +146,7 @@ pub fn hello(session: &Session) -> String {
     line(&Hello {
         r#type: "hello",
         protocol: PROTOCOL_VERSION,
-        daemon: &session.daemon,
+        daemon: &root.daemon_version,
         main_prefix: &session.main_prefix,
         file_path: &session.file_path,
         total: root.plan.len(),
@@ -384,7 +382,6 @@ mod tests {
 
     fn session() -> Session {
         Session {
-            daemon: "fws-daemon (Rust) 9.9".into(),
             main_prefix: "T:DMN-".into(),
             file_path: "/d/FWS01_-1_1_n5_20261122-1000.h5".into(),
             root: RootAttributes {

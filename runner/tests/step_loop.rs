@@ -215,6 +215,16 @@ impl Rig {
         .await
     }
 
+    /// A plan of `steps` steps at positions 0, 1, 2, ... mm.
+    async fn run_steps(
+        &mut self,
+        steps: u32,
+        callbacks: &mut [Box<dyn StepCallback>],
+    ) -> runner::SequenceReport {
+        let plan = Plan::linspace(0.0, steps as f64 - 1.0, steps, 100).unwrap();
+        self.run(&plan, false, callbacks).await
+    }
+
     fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
@@ -338,13 +348,7 @@ async fn optional_callback_failures_are_recorded_and_skipped() {
         recorder(&rig.log, "fit", false, Some(1)),
         recorder(&rig.log, "hdf5", true, None),
     ];
-    let report = rig
-        .run(
-            &Plan::linspace(0.0, 2.0, 3, 100).unwrap(),
-            false,
-            &mut callbacks,
-        )
-        .await;
+    let report = rig.run_steps(3, &mut callbacks).await;
     assert_eq!(report.outcome, SequenceOutcome::Success);
     assert_eq!(report.completed_steps, 3);
     assert_eq!(
@@ -359,13 +363,7 @@ async fn optional_callback_failures_are_recorded_and_skipped() {
 async fn a_required_callback_failure_is_an_io_failure() {
     let mut rig = Rig::new(vec![]);
     let mut callbacks = vec![recorder(&rig.log, "hdf5", true, Some(2))];
-    let report = rig
-        .run(
-            &Plan::linspace(0.0, 3.0, 4, 100).unwrap(),
-            false,
-            &mut callbacks,
-        )
-        .await;
+    let report = rig.run_steps(4, &mut callbacks).await;
     assert_eq!(report.completed_steps, 2);
     assert_eq!(
         report.outcome,
@@ -462,13 +460,7 @@ async fn pause_holds_at_the_next_step_boundary_until_resume() {
         })
     };
     let started = tokio::time::Instant::now();
-    let report = rig
-        .run(
-            &Plan::linspace(0.0, 2.0, 3, 100).unwrap(),
-            false,
-            &mut callbacks,
-        )
-        .await;
+    let report = rig.run_steps(3, &mut callbacks).await;
     assert_eq!(resumer.await.unwrap(), ["move 0"]);
     assert_eq!(report.outcome, SequenceOutcome::Success);
     assert_eq!(report.completed_steps, 3);
@@ -484,13 +476,7 @@ async fn stop_finishes_the_current_step_then_ends() {
         operator(&control, vec![("pre", 1, Directive::Stop)]),
         recorder(&rig.log, "hdf5", true, None),
     ];
-    let report = rig
-        .run(
-            &Plan::linspace(0.0, 4.0, 5, 100).unwrap(),
-            false,
-            &mut callbacks,
-        )
-        .await;
+    let report = rig.run_steps(5, &mut callbacks).await;
     assert_eq!(report.completed_steps, 2);
     let SequenceOutcome::Stopped(reason) = &report.outcome else {
         panic!("{:?}", report.outcome)
@@ -507,13 +493,7 @@ async fn abort_cancels_a_sweep_in_progress_and_keeps_completed_steps() {
     let mut callbacks = vec![recorder(&rig.log, "hdf5", true, None)];
     let aborter = after(&control, 5, Directive::Abort);
     let started = tokio::time::Instant::now();
-    let report = rig
-        .run(
-            &Plan::linspace(0.0, 3.0, 4, 100).unwrap(),
-            false,
-            &mut callbacks,
-        )
-        .await;
+    let report = rig.run_steps(4, &mut callbacks).await;
     aborter.await.unwrap();
     // At once: not after the sweep's 15 s timeout.
     assert_eq!(started.elapsed(), Duration::from_secs(5));
@@ -539,13 +519,7 @@ async fn abort_after_the_read_writes_that_step_and_abort_while_paused_ends() {
         operator(&control, vec![("post", 1, Directive::Abort)]),
         recorder(&rig.log, "hdf5", true, None),
     ];
-    let report = rig
-        .run(
-            &Plan::linspace(0.0, 4.0, 5, 100).unwrap(),
-            false,
-            &mut callbacks,
-        )
-        .await;
+    let report = rig.run_steps(5, &mut callbacks).await;
     assert_eq!(report.completed_steps, 2);
     assert!(rig.log().contains(&"hdf5 post 1".to_string()));
     assert!(
@@ -557,13 +531,7 @@ async fn abort_after_the_read_writes_that_step_and_abort_while_paused_ends() {
     let (mut rig, control) = Rig::controlled(vec![]);
     let mut callbacks = vec![operator(&control, vec![("post", 0, Directive::Pause)])];
     let aborter = after(&control, 60, Directive::Abort);
-    let report = rig
-        .run(
-            &Plan::linspace(0.0, 4.0, 5, 100).unwrap(),
-            false,
-            &mut callbacks,
-        )
-        .await;
+    let report = rig.run_steps(5, &mut callbacks).await;
     aborter.await.unwrap();
     assert_eq!(report.completed_steps, 1);
     assert!(

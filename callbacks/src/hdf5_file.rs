@@ -186,7 +186,7 @@ fn create_new(path: &Path) -> Result<(File, PathBuf), FileError> {
     // The plain name, then _2 .. _{MAX_VARIANTS + 1}: MAX_VARIANTS variants.
     for n in 2..=MAX_VARIANTS + 2 {
         if !candidate.exists() {
-            match File::create_excl(&candidate) {
+            match cloexec::h5::create_excl(&candidate) {
                 Ok(file) => return Ok((file, candidate)),
                 // Created by someone else meanwhile: try the next name.
                 Err(_) if candidate.exists() => {}

@@ -273,3 +273,31 @@ async fn a_missing_program_is_disabled_at_once_and_a_dropped_call_is_recovered()
     assert!(extra(&d, "pid").is_some());
     assert!(!cb.disabled());
 }
+
+/// Issue 11, A0/A2: a callback started while the daemon has its HDF5 file
+/// open must not inherit it (the lock would outlive the daemon's close);
+/// it gets its three pipes and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_inherits_only_its_three_pipes() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let held = std::fs::File::create(dir.path().join("open.h5")).unwrap();
+    // An inheritable copy, as HDF5 leaves its descriptors.
+    // SAFETY: duplicating a descriptor this test owns; closed below.
+    let fd = unsafe { libc::fcntl(held.as_raw_fd(), libc::F_DUPFD, 100) };
+    assert!(fd >= 100);
+    let process = callbacks::custom::CallbackProcess::spawn(&CommandSpec {
+        program: "sh".into(),
+        args: vec!["-c".into(), "ls -l /proc/self/fd >&2; sleep 30".into()],
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listing = process.kill().await;
+    assert!(listing.contains("pipe:"), "{listing}");
+    assert!(!listing.contains("open.h5"), "inherited: {listing}");
+    // 0, 1, 2 and the descriptor ls opens for the listing itself.
+    let numbered = listing.lines().filter(|l| l.contains(" -> ")).count();
+    assert!(numbered <= 4, "{listing}");
+    // SAFETY: the copy made above, closed once.
+    unsafe { libc::close(fd) };
+}

@@ -73,7 +73,7 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
         };
         writer.post_step(&ctx, &mut step(i)).await.unwrap();
         // Flushed: another handle sees the step now.
-        let file = hdf5::File::open(&path).unwrap();
+        let file = cloexec::h5::open_read(&path).unwrap();
         assert_eq!(file.member_names().unwrap().len(), i + 1);
     }
     let report = SequenceReport {
@@ -86,7 +86,7 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
     writer.sequence_end(&report).await.unwrap();
     drop(writer);
 
-    let file = hdf5::File::open(&path).unwrap();
+    let file = cloexec::h5::open_read(&path).unwrap();
     assert_eq!(file.member_names().unwrap(), vec!["scan_001", "scan_002"]);
     let pos = file.dataset("scan_002/scan/Test:SCAN:PosToDelay").unwrap();
     assert_eq!(pos.read_scalar::<f64>().unwrap(), 1.0);
@@ -186,8 +186,39 @@ async fn a_file_of_the_same_name_is_never_overwritten() {
     assert_eq!(names, expected);
     for (run, name) in names.iter().enumerate() {
         let real = dir.path().join(name);
-        let file = hdf5::File::open(&real).unwrap();
+        let file = cloexec::h5::open_read(&real).unwrap();
         assert_eq!(file.member_names().unwrap().len(), run + 1, "{name} intact");
         assert_eq!(text_attr(&file, "file_path"), real.to_string_lossy());
     }
+}
+
+/// Issue 11, A0: a child started while the file is open (here by a plain
+/// `std::process::Command`, as any library or test would) must not inherit
+/// its descriptor: it would keep HDF5's exclusive lock after the writer
+/// closed the file, and nobody could open it again while the child lives.
+#[test]
+fn a_child_started_while_the_file_is_open_does_not_keep_it_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
+    let file = callbacks::ScanFile::create(&path, &root()).unwrap();
+    file.write_step(0, &step(0)).unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let held: Vec<_> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+        .collect();
+    drop(file);
+    // HDF5's own file locking is on here: an inherited descriptor makes
+    // this fail with "unable to lock file".
+    let reopened = cloexec::h5::open_read(&path);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !held.iter().any(|p| p.ends_with(path.file_name().unwrap())),
+        "the child inherited the file: {held:?}"
+    );
+    assert!(reopened.is_ok(), "{:?}", reopened.err());
 }

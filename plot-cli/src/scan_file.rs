@@ -228,7 +228,7 @@ pub fn read_scan(
     if !path.exists() {
         return Err(PlotError::Missing(path.to_path_buf()));
     }
-    let file = hdf5::File::open(path).map_err(|e| PlotError::NotHdf5 {
+    let file = cloexec::h5::open_read(path).map_err(|e| PlotError::NotHdf5 {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
@@ -337,7 +337,7 @@ pub fn read_scan(
 /// The file's `exit_status` root attribute ("Running" while a daemon
 /// still writes it), if it has one.
 pub fn exit_status(path: &Path) -> Option<String> {
-    let file = hdf5::File::open(path).ok()?;
+    let file = cloexec::h5::open_read(path).ok()?;
     let attr = file.attr("exit_status").ok()?;
     attr.read_scalar::<hdf5::types::VarLenUnicode>()
         .map(|s| s.as_str().to_string())

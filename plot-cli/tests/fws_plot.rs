@@ -32,10 +32,10 @@ fn reference_file(dir: &Path, steps: usize) -> PathBuf {
 }
 
 fn fws_plot(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fws-plot"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out =
+        cloexec::child::inherit_nothing(Command::new(env!("CARGO_BIN_EXE_fws-plot")).args(args))
+            .output()
+            .unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -84,7 +84,7 @@ fn param(csv: &Csv, name: &str) -> f64 {
 
 /// The expected profile, computed here from the datasets read directly.
 fn expected(path: &Path, x_name: &str, trace_name: &str, norm: bool) -> Vec<(usize, f64, f64)> {
-    let file = hdf5::File::open(path).unwrap();
+    let file = cloexec::h5::open_read(path).unwrap();
     let mut groups = file.member_names().unwrap();
     groups.sort();
     groups
@@ -324,12 +324,14 @@ fn follow_refreshes_while_the_file_is_written_and_ends_with_it() {
     for i in 0..5 {
         file.write_step(i, &daemon_step(i, 9)).unwrap();
     }
-    let mut follower = Command::new(env!("CARGO_BIN_EXE_fws-plot"))
-        .args([path.to_str().unwrap(), "PDB", "--follow", "--export"])
-        .arg(&out)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut follower = cloexec::child::inherit_nothing(
+        Command::new(env!("CARGO_BIN_EXE_fws-plot"))
+            .args([path.to_str().unwrap(), "PDB", "--follow", "--export"])
+            .arg(&out)
+            .stderr(std::process::Stdio::null()),
+    )
+    .spawn()
+    .unwrap();
     let wait_for = |n: usize| {
         let start = std::time::Instant::now();
         while start.elapsed() < std::time::Duration::from_secs(30) {

@@ -53,16 +53,19 @@ pub struct CallbackProcess {
 }
 
 impl CallbackProcess {
-    /// Starts `spec` with piped stdin/stdout/stderr; it is killed when
-    /// dropped.
+    /// Starts `spec` with piped stdin/stdout/stderr and no other descriptor
+    /// of the daemon's (an open HDF5 file would keep its lock in the child);
+    /// it is killed when dropped.
     pub fn spawn(spec: &CommandSpec) -> std::io::Result<Self> {
-        let mut child = Command::new(&spec.program)
+        let mut command = Command::new(&spec.program);
+        command
             .args(&spec.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        cloexec::child::inherit_nothing(command.as_std_mut());
+        let mut child = command.spawn()?;
         let missing = |what: &str| std::io::Error::other(format!("no {what} pipe"));
         let stdin = child.stdin.take().ok_or_else(|| missing("stdin"))?;
         let stdout = child.stdout.take().ok_or_else(|| missing("stdout"))?;

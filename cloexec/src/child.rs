@@ -10,7 +10,7 @@ pub fn inherit_nothing(command: &mut std::process::Command) -> &mut std::process
     // SAFETY: the closure runs in the forked child before exec and calls
     // only async-signal-safe functions (syscall, getrlimit, fcntl); it
     // allocates nothing and takes no lock.
-    unsafe { command.pre_exec(|| mark_all_close_on_exec()) }
+    unsafe { command.pre_exec(mark_all_close_on_exec) }
 }
 
 /// Marks descriptors 3 and up close-on-exec (not closed: the standard

@@ -7,6 +7,4 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 source "$here/env.sh"
 "$here/install-deps.sh"
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p sim --bin fws-sim
-FWS_SIM_BIN="$CARGO_TARGET_DIR/release/fws-sim" \
-  cargo bench --quiet --manifest-path "$root/Cargo.toml" -p daemon --bench dead_time -- "$@"
+cargo bench --quiet --manifest-path "$root/Cargo.toml" -p daemon --bench dead_time -- "$@"

@@ -12,10 +12,20 @@ source "$here/env.sh"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --manifest-path "$root/Cargo.toml" --workspace "$@" 2>&1 | tee "$log"
+# Every test binary runs, whatever fails first: the closing line must count
+# all of them.
+cargo test --manifest-path "$root/Cargo.toml" --workspace --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line over every test binary (cargo prints one per binary).
+# One closing line over every test binary (cargo prints one result per
+# binary; a binary that crashed prints none).
 total() { grep '^test result:' "$log" | grep -Eo "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'; }
-echo "tests: $(total passed) passed, $(total failed) failed"
+binaries=$(grep -cE '^ +(Running|Doc-tests) ' "$log" || true)
+results=$(grep -c '^test result:' "$log" || true)
+failing=$(grep -E '^ +`-p [^`]+`$' "$log" | tr -d '`' | sed 's/^ *//' | paste -sd ';' - || true)
+line="tests: $(total passed) passed, $(total failed) failed, $(total ignored) ignored in $binaries test binaries"
+[ "$results" -lt "$binaries" ] && line="$line, $((binaries - results)) ended without a result (crashed)"
+[ -n "$failing" ] && line="$line; failing: $failing"
+[ "$status" -ne 0 ] && [ -z "$failing" ] && [ "$results" -ge "$binaries" ] && line="$line; cargo failed (see above: a build error?)"
+echo "$line"
 exit "$status"

@@ -6,7 +6,7 @@
 //! The daemon runs as it does in production (`fws-daemon 1 --test-mode
 //! --no-sim`, release build); the simulator is its own process; this
 //! program is the operator (CA client). Everything is on loopback with
-//! ports of its own. `scripts/bench-daemon.sh` builds `fws-sim` and runs it.
+//! ports of its own. `scripts/bench-daemon.sh` runs it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../tests/support/loopback.rs"]
@@ -48,15 +48,8 @@ impl Drop for Processes {
 }
 
 fn sim_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FWS_SIM_BIN") {
-        return PathBuf::from(path);
-    }
-    // benches live in <target>/release/deps; fws-sim in <target>/release.
-    let exe = std::env::current_exe().expect("this bench's path");
-    exe.parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("fws-sim"))
-        .expect("the target folder")
+    // Built with this bench (same package, same profile).
+    PathBuf::from(env!("CARGO_BIN_EXE_fws-sim"))
 }
 
 fn main() {

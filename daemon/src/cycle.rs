@@ -74,7 +74,15 @@ pub async fn run(
                         }
                         match (name, &w.value) {
                             ("LogLevel", Value::Long(level)) => logging::set_level(*level),
-                            ("SilencedLoggers", Value::Text(t)) => logging::set_silenced(t),
+                            ("SilencedLoggers", Value::Text(t)) => {
+                                let ignored = logging::set_silenced(t);
+                                if !ignored.is_empty() {
+                                    warn!(
+                                        "SilencedLoggers: {ignored:?} are not logger names \
+                                         (module paths such as runner::sequence); ignored"
+                                    );
+                                }
+                            }
                             ("ScanControl", Value::Long(value)) => {
                                 scan_control(&ctx, *value, running.is_some(), &w.client);
                             }

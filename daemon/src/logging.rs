@@ -5,49 +5,106 @@
 use ca::Value;
 use callbacks::Publish;
 use std::cell::Cell;
+use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
 
-/// 0 DEBUG, 1 INFO, 2 WARNING, 3 ERROR (the LogLevel PV's states).
-static LEVEL: AtomicU8 = AtomicU8::new(1);
-static SILENCED: RwLock<Vec<String>> = RwLock::new(Vec::new());
 static SINK: OnceLock<Arc<dyn Publish>> = OnceLock::new();
 
 thread_local! {
     static PUBLISHING: Cell<bool> = const { Cell::new(false) };
 }
 
-fn rank(level: &Level) -> u8 {
-    match *level {
-        Level::ERROR => 3,
-        Level::WARN => 2,
-        Level::INFO => 1,
-        _ => 0,
+/// The crates whose messages follow LogLevel (and reach the log PVs);
+/// every other crate logs at WARN and above.
+const OURS: [&str; 8] = [
+    "daemon",
+    "fws_daemon",
+    "runner",
+    "callbacks",
+    "sim",
+    "ca",
+    "planner",
+    "custom_callback",
+];
+
+/// The run-time settings, and the filter they are applied to. tracing
+/// caches each call site's interest after its first event, so a filter
+/// that only answers "enabled?" would keep the first answer forever: the
+/// filter is replaced through a reload handle instead, which rebuilds every
+/// call site's interest.
+struct Filter {
+    /// 0 DEBUG, 1 INFO, 2 WARNING, 3 ERROR (the LogLevel PV's states).
+    level: i64,
+    /// Targets (module paths) whose messages are dropped.
+    silenced: Vec<String>,
+    handle: reload::Handle<EnvFilter, Registry>,
+}
+
+static FILTER: Mutex<Option<Filter>> = Mutex::new(None);
+
+/// The filter's directives for these settings.
+fn directives(level: i64, silenced: &[String]) -> String {
+    let ours = match level {
+        i64::MIN..=0 => "debug",
+        1 => "info",
+        2 => "warn",
+        _ => "error",
+    };
+    let mut out = vec!["warn".to_string()];
+    out.extend(OURS.iter().map(|c| format!("{c}={ours}")));
+    out.extend(silenced.iter().map(|t| format!("{t}=off")));
+    out.join(",")
+}
+
+/// The filter layer and its handle, at the default settings (INFO).
+fn reloadable() -> (
+    reload::Layer<EnvFilter, Registry>,
+    reload::Handle<EnvFilter, Registry>,
+) {
+    reload::Layer::new(EnvFilter::new(directives(1, &[])))
+}
+
+fn apply(change: impl FnOnce(&mut Filter)) {
+    let Ok(mut slot) = FILTER.lock() else { return };
+    let Some(filter) = slot.as_mut() else { return };
+    change(filter);
+    let updated = EnvFilter::new(directives(filter.level, &filter.silenced));
+    if let Err(e) = filter.handle.reload(updated) {
+        drop(slot);
+        tracing::error!("the log filter could not be changed: {e}");
     }
 }
 
 /// Applies the LogLevel PV (0..3).
 pub fn set_level(state: i64) {
-    LEVEL.store(state.clamp(0, 3) as u8, Ordering::Relaxed);
+    apply(|f| f.level = state.clamp(0, 3));
 }
 
 /// Applies the SilencedLoggers PV: comma- or space-separated targets
-/// (module paths such as `runner::sequence`) whose messages are dropped.
-pub fn set_silenced(text: &str) {
-    let list = text
-        .split([',', ' '])
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    if let Ok(mut silenced) = SILENCED.write() {
-        *silenced = list;
+/// (module paths such as `runner::sequence`; the reference's dotted
+/// spelling `runner.sequence` is accepted) whose messages are dropped.
+/// Returns the entries that are not logger names (ignored).
+pub fn set_silenced(text: &str) -> Vec<String> {
+    let (mut valid, mut ignored) = (Vec::new(), Vec::new());
+    for entry in text.split([',', ' ']).filter(|s| !s.is_empty()) {
+        let target = entry.replace('.', "::");
+        let name_like = target.split("::").all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if name_like {
+            valid.push(target);
+        } else {
+            ignored.push(entry.to_string());
+        }
     }
+    apply(|f| f.silenced = valid);
+    ignored
 }
 
 /// Where the log PVs are published, once the PV server runs.
@@ -56,38 +113,8 @@ pub fn publish_to(sink: Arc<dyn Publish>) {
 }
 
 fn ours(target: &str) -> bool {
-    [
-        "daemon",
-        "fws_daemon",
-        "runner",
-        "callbacks",
-        "sim",
-        "ca",
-        "planner",
-    ]
-    .iter()
-    .any(|c| target == *c || target.starts_with(&format!("{c}::")))
-}
-
-fn enabled(level: &Level, target: &str) -> bool {
-    // The CA library is chatty below WARN; its warnings still show.
-    let floor = if ours(target) {
-        LEVEL.load(Ordering::Relaxed)
-    } else {
-        2
-    };
-    if rank(level) < floor {
-        return false;
-    }
-    SILENCED
-        .read()
-        .map(|s| !s.iter().any(|t| target.starts_with(t.as_str())))
-        .unwrap_or(true)
-}
-
-/// LogLevel and SilencedLoggers, as a filter of events (spans pass).
-fn event_filter<S: Subscriber>() -> impl Layer<S> {
-    filter_fn(|meta| !meta.is_event() || enabled(meta.level(), meta.target()))
+    OURS.iter()
+        .any(|c| target == *c || target.starts_with(&format!("{c}::")))
 }
 
 struct Message(String);
@@ -146,6 +173,16 @@ impl<S: Subscriber> Layer<S> for PvLayer {
 static FILE_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
     std::sync::Mutex::new(None);
 
+fn install(handle: reload::Handle<EnvFilter, Registry>) {
+    if let Ok(mut slot) = FILTER.lock() {
+        *slot = Some(Filter {
+            level: 1,
+            silenced: Vec::new(),
+            handle,
+        });
+    }
+}
+
 /// Flushes the log file; later messages reach stderr only. Call before
 /// the process ends.
 pub fn flush() {
@@ -170,9 +207,15 @@ pub fn init(log_dir: &Path) -> Result<(), String> {
         .build(log_dir)
         .map_err(|e| format!("log folder {}: {e}", log_dir.display()))?;
     let (file, guard) = tracing_appender::non_blocking(appender);
+    let (filter, handle) = reloadable();
     tracing_subscriber::registry()
-        .with(event_filter())
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // journald and pipes get no colour codes.
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
@@ -181,6 +224,7 @@ pub fn init(log_dir: &Path) -> Result<(), String> {
         .with(PvLayer)
         .try_init()
         .map_err(|e| e.to_string())?;
+    install(handle);
     if let Ok(mut slot) = FILE_GUARD.lock() {
         *slot = Some(guard);
     }
@@ -209,15 +253,98 @@ mod tests {
         }
     }
 
-    // One test: the sink, level and silenced list are process-wide.
+    /// What the stderr and file layers write, for the test.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Written {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Written {
+        fn take(&self) -> String {
+            String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+        }
+    }
+
+    /// One call site, logged again and again: tracing caches its interest
+    /// after the first event, which is what the old filter never saw.
+    fn tick(n: u32) {
+        tracing::info!("tick {n}");
+    }
+
+    fn sequence_says(n: u32) {
+        tracing::info!(target: "runner::sequence", "step {n} done");
+    }
+
+    // One test: the sink and the filter are process-wide.
     #[test]
     fn the_last_message_of_each_level_reaches_its_pv_under_the_run_time_settings() {
         let sink = Arc::new(Sink::default());
         publish_to(sink.clone());
+        let written = Written::default();
+        let out = written.clone();
+        let (filter, handle) = reloadable();
+        install(handle);
         let subscriber = tracing_subscriber::registry()
-            .with(event_filter())
+            .with(filter)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || out.clone()),
+            )
             .with(PvLayer);
         tracing::subscriber::with_default(subscriber, || {
+            // The same call sites before and after each change (issue 11, A1).
+            tick(1);
+            sequence_says(1);
+            set_level(2);
+            tick(2);
+            sequence_says(2);
+            set_level(1);
+            tick(3);
+            assert!(set_silenced("runner.sequence").is_empty());
+            sequence_says(3);
+            tick(4);
+            assert_eq!(set_silenced("runner::sequence, bad/name"), ["bad/name"]);
+            sequence_says(4);
+            set_silenced("");
+            sequence_says(5);
+            assert_eq!(
+                sink.take(),
+                [
+                    ("InfoLog".to_string(), "tick 1".to_string()),
+                    ("InfoLog".into(), "step 1 done".into()),
+                    ("InfoLog".into(), "tick 3".into()),
+                    ("InfoLog".into(), "tick 4".into()),
+                    ("InfoLog".into(), "step 5 done".into()),
+                ],
+                "WARNING drops INFO; a silenced target is dropped until cleared"
+            );
+            let lines = written.take();
+            for (kept, says) in [
+                (true, "tick 1"),
+                (false, "tick 2"),
+                (true, "tick 3"),
+                (false, "step 2 done"),
+                (false, "step 3 done"),
+                (false, "step 4 done"),
+                (true, "step 5 done"),
+            ] {
+                assert_eq!(
+                    lines.contains(says),
+                    kept,
+                    "{says:?} in stderr/file: {lines}"
+                );
+            }
+            assert!(!lines.contains('\u{1b}'), "no colour codes: {lines:?}");
+
             tracing::error!("e1");
             tracing::warn!(step = 3, "w1");
             tracing::info!("i1");
@@ -246,8 +373,11 @@ mod tests {
                 ]
             );
 
-            // Other crates' messages never reach the operator's PVs.
+            // Other crates' messages never reach the operator's PVs, and
+            // their INFO is not shown at all.
             tracing::error!(target: "epics_ca_rs::client", "circuit closed");
+            tracing::info!(target: "epics_ca_rs::client", "chatty");
+            assert!(!written.take().contains("chatty"));
             set_silenced("fws_daemon::logging, runner::sequence");
             tracing::error!("silenced");
             tracing::error!(target: "runner::sequence", "silenced too");

@@ -32,6 +32,10 @@ fn operator_suite(mode: &str) {
         .arg(work.path())
         .arg(mode)
         .envs(loopback::loopback_env(port))
+        .env(
+            "FWS_TEST_PORTS",
+            format!("{} {}", loopback::free_port(), loopback::free_port()),
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -69,18 +73,8 @@ fn operator_suite(mode: &str) {
     println!("{last}");
 }
 
-/// `fws-sim`, built by cargo next to this package's binary. It belongs to
-/// the `sim` package, so cargo does not rebuild it for this test: build it
-/// now (a no-op when it is up to date), never run a stale one.
+/// `fws-sim`, built by cargo with this package's tests (same features, never
+/// stale).
 fn sim_binary() -> std::path::PathBuf {
-    let daemon = std::path::Path::new(env!("CARGO_BIN_EXE_fws-daemon"));
-    let sim = daemon.with_file_name("fws-sim");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "sim", "--bin", "fws-sim"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building fws-sim failed");
-    assert!(sim.exists(), "{} is missing", sim.display());
-    sim
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_fws-sim"))
 }

@@ -14,7 +14,6 @@ Exits non-zero with a message on the first failed check.
 import atexit
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -52,17 +51,14 @@ def check(cond, what):
     checks += 1
 
 
+# Ports for the simulator as its own process, reserved by the Rust test
+# (below the ephemeral range, locked against other test processes: see
+# tests/support/loopback.rs), never picked here.
+SPARE_PORTS = [int(p) for p in os.environ["FWS_TEST_PORTS"].split()]
+
+
 def free_port():
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                    return port
-                except OSError:
-                    pass
+    return SPARE_PORTS.pop()
 
 
 OWN = os.environ["EPICS_CA_SERVER_PORT"]

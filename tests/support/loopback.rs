@@ -3,19 +3,54 @@
 //! Python venv with the peers we did not write.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::fs::File;
 use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-/// A port free for both TCP and UDP on loopback.
+/// Lock files of the ports this process reserved, held until it exits.
+static RESERVED: Mutex<Vec<File>> = Mutex::new(Vec::new());
+
+/// A port free for both TCP and UDP on loopback, reserved for this process.
+///
+/// Two rules make it collision-proof across the test binaries that cargo
+/// runs in parallel:
+/// - it lies below the kernel's ephemeral range, so no socket bound to
+///   port 0 (a CA client's search socket, caproto's) can be given it while
+///   the test has not bound it yet: a repeater registration sent to it
+///   never lands on somebody else's socket;
+/// - it is reserved with an exclusive lock file under the temporary folder,
+///   so no other test process picks it, whatever the timing.
 pub fn free_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind a TCP port");
-        let port = tcp.local_addr().expect("local address").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (20_000u16, ephemeral_low.max(20_001 + 1000));
+    let span = u32::from(high - low);
+    let dir = std::env::temp_dir().join("fws-test-ports");
+    std::fs::create_dir_all(&dir).expect("the port reservation folder");
+    let seed = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for attempt in 0..span {
+        let port = low + ((seed.wrapping_mul(2_654_435_761) + attempt) % span) as u16;
+        let Ok(lock) = File::create(dir.join(port.to_string())) else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            continue; // another test process holds it
+        }
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let udp = UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            RESERVED.lock().expect("the reservation list").push(lock);
             return port;
         }
     }
-    panic!("no free port pair on loopback");
+    panic!("no free port pair on loopback in {low}..{high}");
 }
 
 /// Loopback-only settings for this process's server and for the client.

@@ -16,7 +16,7 @@ pub const SAVGOL_ORDER: usize = 2;
 /// `window` must be odd and greater than `order`, and `y` at least `window`
 /// long, as scipy requires.
 pub fn savgol_filter(y: &[f64], window: usize, order: usize) -> Result<Vec<f64>, FitError> {
-    if window % 2 == 0 || window <= order {
+    if window.is_multiple_of(2) || window <= order {
         return Err(FitError::InvalidArgument(format!(
             "Savitzky-Golay window {window} must be odd and greater than the order {order}"
         )));

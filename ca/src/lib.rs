@@ -20,4 +20,4 @@ mod shutdown;
 pub use client::{whoami, ClientError, Monitor, PvClient, Reading};
 pub use convert::{PvType, Value, CA_STRING_LEN};
 pub use server::{PvServer, PvSpec, ServeError, Write, WriteEvent};
-pub use shutdown::{shutdown_signal, stop_on_signal_without_grace};
+pub use shutdown::{own_shutdown, shutdown_signal, LIBRARY_GRACE_S};

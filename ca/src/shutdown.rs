@@ -1,14 +1,25 @@
 //! Stopping a process that serves PVs. `epics-ca-rs` installs its own
-//! SIGTERM handler that exits the process `EPICS_CAS_DRAIN_GRACE_SECS`
-//! (30 s by default) after the signal, whatever the program is doing; our
-//! programs stop themselves instead, at once and cleanly.
+//! SIGTERM handler, which exits the process (code 0)
+//! `EPICS_CAS_DRAIN_GRACE_SECS` (30 s by default) after the signal,
+//! whatever the program is doing at that moment. Our programs stop
+//! themselves: the library's deadline is kept beyond theirs, so their own
+//! shutdown (an aborted sequence's file closed, the last status written)
+//! always ends first.
 
-/// Sets `EPICS_CAS_DRAIN_GRACE_SECS=0` unless the site set it, so the
-/// library's handler does not hold the process for 30 s. Call it at the
-/// start of `main`, before any thread starts.
-pub fn stop_on_signal_without_grace() {
-    if std::env::var_os("EPICS_CAS_DRAIN_GRACE_SECS").is_none() {
-        std::env::set_var("EPICS_CAS_DRAIN_GRACE_SECS", "0");
+/// The library's SIGTERM deadline our programs ask for: well beyond their
+/// own shutdown (at most about 20 s), so it never cuts one short.
+pub const LIBRARY_GRACE_S: u64 = 120;
+
+/// Keeps `EPICS_CAS_DRAIN_GRACE_SECS` at [`LIBRARY_GRACE_S`] or more (a
+/// site's longer value is kept), so the library's handler never exits the
+/// process in the middle of its own shutdown. Call it at the start of
+/// `main`, before any thread starts.
+pub fn own_shutdown() {
+    let site = std::env::var("EPICS_CAS_DRAIN_GRACE_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if site.is_none_or(|s| s < LIBRARY_GRACE_S) {
+        std::env::set_var("EPICS_CAS_DRAIN_GRACE_SECS", LIBRARY_GRACE_S.to_string());
     }
 }
 

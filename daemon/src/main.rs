@@ -67,7 +67,7 @@ fn run() -> ExitCode {
     if args.test_mode {
         loopback_defaults();
     }
-    ca::stop_on_signal_without_grace();
+    ca::own_shutdown();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -228,13 +228,38 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    async fn post_step(&mut self, ctx: &StepContext, data: &mut StepData) -> Result<(), String> {
+    /// The post-step callbacks in order. A required one (the file) always
+    /// runs to its end: data that was read is written. An optional one is
+    /// cut short by an ABORT (a slow user callback must not hold the file
+    /// open past a shutdown's grace); its failure rules apply as usual.
+    async fn post_step(
+        &mut self,
+        ctx: &StepContext,
+        data: &mut StepData,
+        control: &mut Control,
+    ) -> Result<(), String> {
         for i in 0..self.callbacks.len() {
             let (name, required) = (
                 self.callbacks[i].name().to_string(),
                 self.callbacks[i].required(),
             );
-            if let Err(e) = self.callbacks[i].post_step(ctx, data).await {
+            let result = if required {
+                self.callbacks[i].post_step(ctx, data).await
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = control.aborted() => {
+                        warn!(
+                            callback = name.as_str(),
+                            step = ctx.index + 1,
+                            "cut short by ABORT"
+                        );
+                        continue;
+                    }
+                    result = self.callbacks[i].post_step(ctx, data) => result,
+                }
+            };
+            if let Err(e) = result {
                 if let Some(fatal) = self.callback_failed(&name, required, ctx.index, &e.0) {
                     return Err(fatal);
                 }
@@ -387,7 +412,7 @@ impl Run<'_, '_> {
             };
             // Data that was read is written: the post-step callbacks (the
             // fit, the file) are not cut short by an abort.
-            self.post_step(&ctx, &mut data).await?;
+            self.post_step(&ctx, &mut data, control).await?;
             self.report.phases.post_step += mark.elapsed();
             self.report.completed_steps += 1;
             info!(step = step.index + 1, total, "step done");
@@ -450,7 +475,11 @@ pub async fn run_sequence(
             run.report.outcome = SequenceOutcome::Aborted(reason);
         }
     }
-    for callback in run.callbacks.iter_mut() {
+    // The required callbacks (the file) end first: a slow optional one (a
+    // user's callback told the end) must not keep the record open.
+    let (required, optional): (Vec<_>, Vec<_>) =
+        run.callbacks.iter_mut().partition(|c| c.required());
+    for callback in required.into_iter().chain(optional) {
         if let Err(e) = callback.sequence_end(&run.report).await {
             warn!(callback = callback.name(), "at sequence end: {e}");
             run.report

@@ -540,3 +540,94 @@ async fn abort_after_the_read_writes_that_step_and_abort_while_paused_ends() {
         report.outcome
     );
 }
+
+/// A callback that takes `post_secs` in each post-step (a slow user
+/// callback) and says when the sequence end reaches it.
+struct Slow {
+    name: &'static str,
+    required: bool,
+    post_secs: u64,
+    log: Log,
+}
+
+#[async_trait]
+impl StepCallback for Slow {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn required(&self) -> bool {
+        self.required
+    }
+    async fn post_step(
+        &mut self,
+        ctx: &StepContext,
+        _: &mut StepData,
+    ) -> Result<(), CallbackError> {
+        tokio::time::sleep(Duration::from_secs(self.post_secs)).await;
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{} post {}", self.name, ctx.index));
+        Ok(())
+    }
+    async fn sequence_end(&mut self, report: &runner::SequenceReport) -> Result<(), CallbackError> {
+        self.log.lock().unwrap().push(format!(
+            "{} end {:?}",
+            self.name,
+            report.outcome.exit_status()
+        ));
+        Ok(())
+    }
+}
+
+/// Issue 11, A2: an ABORT (a shutdown) during a slow optional callback's
+/// post-step cuts that callback short; the required writer still writes the
+/// step, and at the end the writer closes the file before the optional
+/// callback is told.
+#[tokio::test(start_paused = true)]
+async fn abort_cuts_a_slow_optional_callback_and_the_file_ends_first() {
+    let (mut rig, control) = Rig::controlled(vec![]);
+    let log = rig.log.clone();
+    let started = tokio::time::Instant::now();
+    let mut callbacks: Vec<Box<dyn StepCallback>> = vec![
+        Box::new(Slow {
+            name: "custom",
+            required: false,
+            post_secs: 4,
+            log: log.clone(),
+        }),
+        Box::new(Slow {
+            name: "hdf5",
+            required: true,
+            post_secs: 0,
+            log: log.clone(),
+        }),
+    ];
+    // Step 1 takes 4 s in the custom callback; the abort comes 1 s into
+    // step 2's.
+    let aborter = after(&control, 5, Directive::Abort);
+    let report = rig.run_steps(5, &mut callbacks).await;
+    aborter.await.unwrap();
+    assert_eq!(report.outcome.exit_status(), runner::ExitStatus::Aborted);
+    assert_eq!(report.completed_steps, 2, "{:?}", rig.log());
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(5),
+        "the abort ended it at once, not after the 4 s callback"
+    );
+    let said: Vec<String> = rig
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("custom") || l.starts_with("hdf5"))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "custom post 0",
+            "hdf5 post 0",
+            "hdf5 post 1",
+            "hdf5 end Aborted",
+            "custom end Aborted",
+        ]
+    );
+}

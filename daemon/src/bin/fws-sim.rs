@@ -25,7 +25,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    ca::stop_on_signal_without_grace();
+    ca::own_shutdown();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

@@ -9,6 +9,10 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 # libhdf5 for the HDF5 writer (hdf5-metno links the system library).
 pkg-config --exists hdf5 2>/dev/null || [ -e /usr/include/hdf5/serial/hdf5.h ] || need+=(libhdf5-dev)
+# The network test runs the daemon in a private network namespace (unshare
+# and nsenter from util-linux, ip from iproute2).
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 # fws-plot's window test: Xvfb and Mesa's software OpenGL, and the X11
 # libraries winit loads at run time.
 command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)

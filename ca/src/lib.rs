@@ -14,6 +14,7 @@
 
 mod client;
 mod convert;
+pub mod fence;
 mod server;
 mod shutdown;
 

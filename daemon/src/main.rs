@@ -41,6 +41,8 @@ const EXIT_WATCHDOG: i32 = 3;
 /// the start (honoured with --test-mode only), to prove the watchdog.
 const STALL_INJECTION_ENV: &str = "FWS_TEST_STALL_AFTER_S";
 
+ca::network_fence!();
+
 fn main() -> ExitCode {
     let code = run();
     logging::flush();
@@ -66,6 +68,25 @@ fn run() -> ExitCode {
     }
     if args.test_mode {
         loopback_defaults();
+    }
+    // Before any socket exists.
+    match ca::fence::Fence::from_env() {
+        Ok(Some(fence)) => {
+            let list: Vec<String> = fence.allowed.iter().map(ToString::to_string).collect();
+            info!(
+                "network: binding only on {} (EPICS_CAS_INTF_ADDR_LIST, EPICS_CA_AUTO_ADDR_LIST=NO)",
+                list.join(", ")
+            );
+            fence.install();
+        }
+        Ok(None) => info!(
+            "network: every interface (EPICS_CAS_INTF_ADDR_LIST names none, or \
+             EPICS_CA_AUTO_ADDR_LIST is not NO)"
+        ),
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
     }
     ca::own_shutdown();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -24,6 +24,8 @@ struct Args {
     port: Option<u16>,
 }
 
+ca::network_fence!();
+
 fn main() -> ExitCode {
     ca::own_shutdown();
     tracing_subscriber::fmt()
@@ -31,7 +33,19 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    match ca::fence::Fence::from_env() {
+        Ok(Some(fence)) => {
+            eprintln!("fws-sim: binding only on {:?}", fence.allowed);
+            fence.install();
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("fws-sim: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

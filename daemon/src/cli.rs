@@ -19,14 +19,15 @@ pub struct Args {
     /// get_pre_callback / get_post_callback) run through the bundled adapter.
     #[arg(long, value_name = "PATH")]
     pub custom_callback: Option<PathBuf>,
-    /// Seconds the custom callback may take to answer each message.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub custom_callback_timeout: f64,
+    /// Seconds the custom callback may take to answer each message
+    /// (default 10; needs --custom-callback).
+    #[arg(long, value_name = "SECONDS")]
+    pub custom_callback_timeout: Option<f64>,
     /// Log folder (default var/log/fws-daemon/fws-NN).
     #[arg(long, value_name = "PATH")]
     pub log_dir: Option<PathBuf>,
-    /// Every output and extra-PV file must lie inside this folder
-    /// (default: the config's data_root, else the current folder).
+    /// Every output and extra-PV file must lie inside this folder (else the
+    /// config's data_root; one of the two is required; not /).
     #[arg(long, value_name = "DIR")]
     pub data_root: Option<PathBuf>,
     /// Station settings (YAML).
@@ -43,11 +44,14 @@ pub struct Args {
     pub pv_host: PvHost,
 }
 
+/// The custom callback's per-message timeout when none is given.
+pub const DEFAULT_CUSTOM_CALLBACK_TIMEOUT_S: f64 = 10.0;
+
 /// Who hosts the daemon's PVs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PvHost {
     /// Our own Channel Access server.
     Embedded,
-    /// A site IOC (comes with a later release).
+    /// A site IOC that loads deploy/db/fws_daemon.db; the daemon is its client.
     Ioc,
 }

@@ -136,10 +136,19 @@ impl Setup {
                     .into(),
             );
         }
+        if args.custom_callback.is_none() && args.custom_callback_timeout.is_some() {
+            return Err("--custom-callback-timeout needs --custom-callback".into());
+        }
         let custom = args
             .custom_callback
             .as_deref()
-            .map(|path| custom_callback(path, args.custom_callback_timeout))
+            .map(|path| {
+                custom_callback(
+                    path,
+                    args.custom_callback_timeout
+                        .unwrap_or(cli::DEFAULT_CUSTOM_CALLBACK_TIMEOUT_S),
+                )
+            })
             .transpose()?;
         let naming = if args.test_mode {
             Naming::Test
@@ -151,11 +160,6 @@ impl Setup {
             None => Station::default(),
         };
         let prefixes = station.apply(Prefixes::new(index, naming).map_err(|e| e.to_string())?);
-        let data_root = args
-            .data_root
-            .clone()
-            .or_else(|| station.data_root.clone())
-            .unwrap_or_else(|| PathBuf::from("."));
         let log_dir = args
             .log_dir
             .clone()
@@ -182,6 +186,18 @@ impl Setup {
             .with_prefixes(&prefixes)
             .map_err(|e| e.to_string())?,
         );
+        // Asked for, never guessed: the working folder may be / (a
+        // systemd unit without WorkingDirectory), and OutputPath may name
+        // any folder inside the data root.
+        let data_root = args
+            .data_root
+            .clone()
+            .or_else(|| station.data_root.clone())
+            .ok_or(
+                "no data root: give --data-root DIR, or data_root in the --config station file \
+                 (the systemd unit uses /var/lib/fws-daemon); every output file and extra PV \
+                 file must lie inside it",
+            )?;
         let stall_after = match std::env::var(STALL_INJECTION_ENV) {
             Ok(v) if args.test_mode => Some(
                 v.parse::<f64>()
@@ -217,7 +233,16 @@ impl Setup {
     fn create_data_root(&mut self) -> Result<(), String> {
         let problem = |e: std::io::Error| format!("data root {}: {e}", self.data_root.display());
         std::fs::create_dir_all(&self.data_root).map_err(problem)?;
-        self.data_root = self.data_root.canonicalize().map_err(problem)?;
+        let real = self.data_root.canonicalize().map_err(problem)?;
+        if real.parent().is_none() {
+            return Err(format!(
+                "data root {}: the file system's root may not be the data root (OutputPath \
+                 could then name any folder of the machine); use a folder of its own, such as \
+                 /var/lib/fws-daemon",
+                self.data_root.display()
+            ));
+        }
+        self.data_root = real;
         Ok(())
     }
 }

@@ -100,6 +100,35 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
             ],
             "--sim-config needs",
         ),
+        // Issue 11, A4: the data root is asked for, never the working folder.
+        (&["1", "--test-mode"], "no data root: give --data-root DIR"),
+        (
+            &["1", "--test-mode", "--data-root", "/", "--log-dir", "logs"],
+            "the file system's root may not be the data root",
+        ),
+        (
+            &[
+                "1",
+                "--test-mode",
+                "--data-root",
+                "logs/../../../../../../..",
+                "--log-dir",
+                "logs",
+            ],
+            "the file system's root",
+        ),
+        // A13: a timeout for a callback that is not there.
+        (
+            &[
+                "1",
+                "--test-mode",
+                "--data-root",
+                "data",
+                "--custom-callback-timeout",
+                "5",
+            ],
+            "--custom-callback-timeout needs --custom-callback",
+        ),
     ];
     for (args, says) in cases {
         let (code, stderr) = run(d, args);
@@ -131,6 +160,10 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();
     assert!(logged.contains("data root a-file"), "log file: {logged}");
+    assert!(
+        logged.contains("may not be the data root"),
+        "log file: {logged}"
+    );
 }
 
 #[test]
@@ -143,6 +176,8 @@ fn version_and_help_exit_0() {
             .output()
             .expect("run fws-daemon");
         assert!(out.status.success(), "{flag}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("fws-daemon"));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("fws-daemon"));
+        assert!(!said.contains("later release"), "{said}");
     }
 }

@@ -59,6 +59,65 @@ pub enum PvType {
 /// Bytes a CA `DBR_STRING` holds, without its NUL.
 pub const CA_STRING_LEN: usize = 39;
 
+/// Elements served for a long string of at most `max_len` bytes: room
+/// beyond the limit (at least 1024), so that a client writing too much is
+/// told how much it sent rather than what the server cut it to.
+pub(crate) fn text_capacity(max_len: usize) -> usize {
+    (max_len + 1).max(1024)
+}
+
+/// The longest excerpt of operator text quoted in a message.
+const QUOTED_CHARS: usize = 60;
+
+/// `text` for a message: quoted, control characters escaped, cut at
+/// [`QUOTED_CHARS`] characters with an ellipsis.
+pub fn quoted(text: &str) -> String {
+    let mut out: String = text.chars().take(QUOTED_CHARS).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    format!("{out:?}")
+}
+
+/// `text` with control characters escaped (`\n`, `\u{1b}`) and nothing
+/// else changed: for names a client chose (its user and host name) in
+/// log lines, which must not break or forge them.
+pub fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// What a client sent, for a refusal's message: text quoted and cut,
+/// arrays by their size, numbers as they are.
+pub(crate) fn shown_write(value: &EpicsValue) -> String {
+    match value {
+        EpicsValue::String(s) => quoted(&s.as_str_lossy()),
+        EpicsValue::CharArray(a) | EpicsValue::UCharArray(a) => quoted(&text_of_chars(a)),
+        other if other.count() > 1 => format!("an array of {} values", other.count()),
+        other => {
+            let shown = other.to_string();
+            shown.chars().take(QUOTED_CHARS).collect()
+        }
+    }
+}
+
+/// Why operator text is refused for a control character (C0, DEL, C1):
+/// a newline or escape would forge or garble log lines and file names.
+fn control_character(text: &str) -> Option<String> {
+    let (at, c) = text.char_indices().find(|(_, c)| c.is_control())?;
+    Some(format!(
+        "it contains a control character ({:?} at byte {at}): write one line of printable text",
+        c
+    ))
+}
+
 /// Long strings arrive as char arrays, NUL-terminated (or not).
 pub(crate) fn text_of_chars(chars: &[u8]) -> String {
     let end = chars.iter().position(|&b| b == 0).unwrap_or(chars.len());
@@ -90,13 +149,31 @@ impl PvType {
                 // with NULs to the full length, because clients size their
                 // writes by the element count they saw at connection.
                 let mut bytes = t.into_bytes();
-                bytes.resize(max_len + 1, 0);
+                bytes.resize(text_capacity(*max_len), 0);
                 EpicsValue::CharArray(bytes.into())
             }
             (PvType::Text { .. }, Value::Text(t)) => EpicsValue::String(PvString::from(t.as_str())),
             (PvType::Doubles { .. }, Value::Doubles(v)) => EpicsValue::DoubleArray(v.into()),
             (_, other) => return Err(format!("{other:?} does not fit {self:?}")),
         })
+    }
+
+    /// `value` made to fit: text longer than the PV holds is cut at a
+    /// character boundary, ending in "…" (a status or log message is always
+    /// shown, shortened, never refused); other values as they are.
+    pub fn fit(&self, value: Value) -> Value {
+        match (self, value) {
+            (PvType::Text { max_len }, Value::Text(mut t)) if t.len() > *max_len => {
+                let mut end = max_len.saturating_sub('…'.len_utf8());
+                while !t.is_char_boundary(end) {
+                    end -= 1;
+                }
+                t.truncate(end);
+                t.push('…');
+                Value::Text(t)
+            }
+            (_, other) => other,
+        }
     }
 
     /// Whether `value` meets this type's rule (e.g. an autosaved value
@@ -137,7 +214,7 @@ impl PvType {
     /// Converts a client's write, in whatever wire type it came, or says why not.
     pub(crate) fn accept_write(&self, value: &EpicsValue) -> Result<Value, String> {
         match value {
-            EpicsValue::String(s) => self.accept_text(&s.as_str_lossy()),
+            EpicsValue::String(s) => self.accept_operator_text(&s.as_str_lossy(), None),
             EpicsValue::DoubleArray(a) => self.accept_doubles(a.to_vec()),
             EpicsValue::FloatArray(a) => {
                 self.accept_doubles(a.iter().map(|&v| f64::from(v)).collect())
@@ -151,7 +228,10 @@ impl PvType {
             EpicsValue::CharArray(a) | EpicsValue::UCharArray(a)
                 if matches!(self, PvType::Text { .. }) =>
             {
-                self.accept_text(&text_of_chars(a))
+                // No NUL in all of it: the client may have sent more than
+                // the server passed on.
+                let cut = !a.contains(&0);
+                self.accept_operator_text(&text_of_chars(a), cut.then_some(a.len()))
             }
             other => match other.to_f64() {
                 Some(v) => self.accept_number(v, &other.to_string()),
@@ -199,12 +279,42 @@ impl PvType {
         }
     }
 
+    /// An operator's value (a client's write, or an input read from the
+    /// IOC that hosts it): the type's rule, and text free of control
+    /// characters.
+    pub fn accept_input(&self, value: &Value) -> Result<Value, String> {
+        match value {
+            Value::Text(t) => self.accept_operator_text(t, None),
+            other => self.accept_value(other),
+        }
+    }
+
+    /// Operator text; `filled` is the element count when the text filled
+    /// its whole array (it may have been cut to it on the way).
+    fn accept_operator_text(&self, text: &str, filled: Option<usize>) -> Result<Value, String> {
+        if let PvType::Text { max_len } = self {
+            if text.len() > *max_len {
+                let size = match filled {
+                    Some(n) if n >= text_capacity(*max_len) => format!("at least {n}"),
+                    _ => text.len().to_string(),
+                };
+                return Err(format!(
+                    "{size} bytes, longer than the {max_len} this PV holds"
+                ));
+            }
+            if let Some(problem) = control_character(text) {
+                return Err(problem);
+            }
+        }
+        self.accept_text(text)
+    }
+
     fn accept_text(&self, text: &str) -> Result<Value, String> {
         match self {
             PvType::Text { max_len } => {
                 if text.len() > *max_len {
                     Err(format!(
-                        "text of {} bytes is longer than {max_len}",
+                        "{} bytes, longer than the {max_len} this PV holds",
                         text.len()
                     ))
                 } else {
@@ -299,14 +409,51 @@ mod tests {
         assert!(t.accept_write(&s(&"x".repeat(40))).is_err());
         let long = PvType::Text { max_len: 255 };
         let served = long.to_epics(&Value::Text("/a".into())).unwrap();
-        assert_eq!(served.count(), 256);
+        assert_eq!(
+            served.count(),
+            1024,
+            "room to measure a write that is too long"
+        );
         assert_eq!(long.value_of(&served), Some(Value::Text("/a".into())));
         let chars = |b: &[u8]| EpicsValue::CharArray(b.to_vec().into());
         assert_eq!(
             long.accept_write(&chars(b"/b\0\0")),
             Ok(Value::Text("/b".into()))
         );
-        assert!(long.accept_write(&chars(&[b'x'; 256])).is_err());
+        // Issue 11, A10: the real length, not a byte list or the cut one.
+        let refused = long.accept_write(&chars(&[b'x'; 300])).unwrap_err();
+        assert_eq!(refused, "300 bytes, longer than the 255 this PV holds");
+        let refused = long.accept_write(&chars(&[b'x'; 1024])).unwrap_err();
+        assert!(refused.starts_with("at least 1024 bytes"), "{refused}");
+        let sent = shown_write(&chars(&[b'A'; 300]));
+        assert_eq!(sent, format!("\"{}…\"", "A".repeat(60)));
+        // Issue 11, A6: control characters never reach a log line or path.
+        for bad in [
+            "nl\n2026-12-01T00:00:00Z ERROR fws_daemon: FORGED",
+            "esc\u{1b}[31m",
+            "del\u{7f}",
+            "c1\u{9b}",
+        ] {
+            let refused = long.accept_write(&s(bad)).unwrap_err();
+            assert!(refused.contains("control character"), "{bad:?}: {refused}");
+            assert!(long.accept_input(&Value::Text(bad.into())).is_err());
+            assert!(!shown_write(&s(bad)).contains('\n'), "escaped when shown");
+        }
+        assert_eq!(escaped("op\nERROR x"), "op\\nERROR x");
+        // A10: status text the daemon sets is cut to fit, never refused.
+        let fitted = long.fit(Value::Text("é".repeat(300)));
+        assert!(long.check(&fitted).is_ok());
+        assert!(
+            matches!(&fitted, Value::Text(t) if t.ends_with('…') && t.len() <= 255 && t.len() > 250)
+        );
+        assert_eq!(
+            long.fit(Value::Text("short".into())),
+            Value::Text("short".into())
+        );
+        assert_eq!(
+            long.accept_input(&Value::Text("run 1/é".into())),
+            Ok(Value::Text("run 1/é".into()))
+        );
         let w = PvType::Doubles { max_len: 3 };
         assert_eq!(
             w.accept_write(&EpicsValue::DoubleArray(vec![1.0, 2.0].into())),

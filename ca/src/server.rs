@@ -1,8 +1,10 @@
 //! Serving a fixed set of typed PVs over Channel Access.
 
-use crate::convert::{PvType, Value};
+use crate::convert::{escaped, shown_write, PvType, Value};
 use epics_base_rs::error::CaError;
-use epics_base_rs::server::pv::{ProcessVariable, PvMetadata, WriteContext, WriteHook};
+use epics_base_rs::server::pv::{
+    AccessDecision, ProcessVariable, PvMetadata, WriteContext, WriteHook,
+};
 use epics_base_rs::server::snapshot::{DisplayInfo, EnumInfo};
 use epics_base_rs::types::{EpicsValue, PvString};
 use epics_ca_rs::server::CaServer;
@@ -12,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, warn};
+use tracing::{debug, error, warn};
 
 /// One PV to serve.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,16 +151,19 @@ impl PvServer {
         self.port
     }
 
-    /// Stores `value` in PV `name` and posts it to monitors (no write hook).
+    /// Stores `value` in PV `name` and posts it to monitors (no write hook);
+    /// text too long for it is shortened to fit.
     pub fn set(&self, name: &str, value: Value) -> Result<(), ServeError> {
         let (kind, pv) = self
             .pvs
             .get(name)
             .ok_or_else(|| ServeError::Unknown(name.to_string()))?;
-        let stored = kind.to_epics(&value).map_err(|reason| ServeError::Spec {
-            name: name.to_string(),
-            reason,
-        })?;
+        let stored = kind
+            .to_epics(&kind.fit(value))
+            .map_err(|reason| ServeError::Spec {
+                name: name.to_string(),
+                reason,
+            })?;
         pv.set(stored);
         Ok(())
     }
@@ -272,6 +277,15 @@ async fn build(
         // Every PV gets a hook: without one, a write of another wire type
         // would change the PV's type.
         pv.set_write_hook(write_hook(spec, Arc::downgrade(&pv), writes.clone()));
+        if !spec.writable {
+            // Read-only in the access rights every client is told at
+            // connection (screens then show it as not editable; a put gets
+            // ECA_NOWTACCESS), not only refused after the fact.
+            pv.set_access_hook(Arc::new(|_user: &str, _host: &str| AccessDecision {
+                read: true,
+                write: false,
+            }));
+        }
         served.insert(spec.name.clone(), (spec.kind.clone(), pv));
     }
     Ok((server, served))
@@ -286,19 +300,27 @@ fn write_hook(
     Arc::new(move |value: EpicsValue, ctx: WriteContext| {
         let (name, kind, pv, writes) = (name.clone(), kind.clone(), pv.clone(), writes.clone());
         Box::pin(async move {
-            let client = format!("{}@{} ({})", ctx.user, ctx.host, ctx.peer);
+            // The user and host names are the client's to choose.
+            let client = format!(
+                "{}@{} ({})",
+                escaped(&ctx.user),
+                escaped(&ctx.host),
+                ctx.peer
+            );
             if !writable {
-                warn!(pv = %name, %client, "write refused: read-only");
+                // Read-only PVs refuse writes at the access-rights level
+                // (see build); this only catches a client that puts anyway.
+                debug!(pv = %name, %client, "write refused: read-only");
                 return Err(CaError::ReadOnlyField(name));
             }
             let accepted = match kind.accept_write(&value) {
                 Ok(v) => v,
                 Err(reason) => {
-                    warn!(pv = %name, %client, "write refused: {reason}");
-                    // Best effort: a full queue already refuses everything.
+                    // The daemon logs it (once); a full queue already
+                    // refuses everything.
                     let _ = writes.try_send(WriteEvent::Refused {
                         name: name.clone(),
-                        sent: value.to_string(),
+                        sent: shown_write(&value),
                         reason: reason.clone(),
                         client,
                     });
@@ -311,7 +333,11 @@ fn write_hook(
             // simulator resetting RunHardScan at once) must come after the
             // stored value, never be overwritten by it.
             let permit = writes.try_reserve().map_err(|e| {
-                warn!(pv = %name, "write refused: the daemon is not keeping up ({e})");
+                // A flooding client meets this at every write: said once a
+                // few seconds, not once a write.
+                if busy_said_now() {
+                    warn!(pv = %name, "writes refused: the daemon is not keeping up ({e})");
+                }
                 CaError::InvalidValue("busy".into())
             })?;
             if let Some(pv) = pv.upgrade() {
@@ -325,4 +351,19 @@ fn write_hook(
             Ok(())
         })
     })
+}
+
+/// Whether the "not keeping up" warning may be said now: at most once per
+/// five seconds, for the whole process.
+fn busy_said_now() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    now >= last + 5
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }

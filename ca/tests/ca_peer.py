@@ -80,4 +80,11 @@ out["after_caproto_bytes"] = p.get(use_monitor=False, as_string=True)
 out["long_dbr_string"] = write_string("P", "x" * 39)  # caput without -S
 out["after_dbr_string"] = p.get(use_monitor=False, as_string=True)
 out["native_types"] = {n: native(n) for n in ["D", "L", "E", "S", "P", "W", "RO"]}
+# Access rights as C libca reports them at connection: a read-only PV is not
+# writable (screens show it so), not only refused after a put.
+out["write_access"] = {n: bool(connect(n).write_access) for n in ["D", "P", "RO"]}
+out["read_access"] = bool(connect("RO").read_access)
+# 300 bytes into a 255-byte long string: refused, its real length said.
+response = cp_write(P + "P", b"A" * 300, notify=True, timeout=5, repeater=False)
+out["too_long"] = response.status.name
 print(json.dumps(out))

@@ -117,13 +117,23 @@ fn c_libca_and_caproto_clients_see_native_types_and_refused_writes() {
         serde_json::json!({"D": "double", "L": "long", "E": "enum", "S": "string", "P": "char", "W": "double", "RO": "double"})
     );
 
+    // Issue 11, A11: read-only at the access-rights level.
+    assert_eq!(
+        seen["write_access"],
+        serde_json::json!({"D": true, "P": true, "RO": false})
+    );
+    assert_eq!(seen["read_access"], true);
+    assert_eq!(seen["too_long"], "ECA_PUTFAIL");
+
     // The daemon sees exactly the accepted writes, converted, in order.
     let mut accepted = Vec::new();
     let mut refused = Vec::new();
     while let Ok(event) = writes.try_recv() {
         match event {
             WriteEvent::Accepted(w) => accepted.push((w.name, w.value)),
-            WriteEvent::Refused { name, sent, .. } => refused.push((name, sent)),
+            WriteEvent::Refused {
+                name, sent, reason, ..
+            } => refused.push((name, sent, reason)),
         }
     }
     assert_eq!(
@@ -139,13 +149,26 @@ fn c_libca_and_caproto_clients_see_native_types_and_refused_writes() {
     );
     // Refusals of unconvertible values are reported too (read-only is not
     // an input problem and is only logged).
-    let refused_names: Vec<&str> = refused.iter().map(|(n, _)| n.as_str()).collect();
+    let refused_names: Vec<&str> = refused.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(
         refused_names,
-        vec!["Test:CA:D", "Test:CA:D", "Test:CA:E", "Test:CA:L"],
+        vec![
+            "Test:CA:D",
+            "Test:CA:D",
+            "Test:CA:E",
+            "Test:CA:L",
+            "Test:CA:P"
+        ],
         "{refused:?}"
     );
     assert!(refused[1].1.contains("abc"), "{refused:?}");
+    // A10: what was sent is quoted text, cut, never a list of bytes.
+    assert_eq!(
+        refused[4].1,
+        format!("\"{}…\"", "A".repeat(60)),
+        "{refused:?}"
+    );
+    assert_eq!(refused[4].2, "300 bytes, longer than the 255 this PV holds");
     assert_eq!(server.get("Test:CA:D"), Some(Value::Double(3.5)));
     server
         .set("Test:CA:RO", Value::Double(9.0))

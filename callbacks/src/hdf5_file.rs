@@ -40,14 +40,75 @@ pub struct ExitAttributes {
     pub completed_steps: u64,
 }
 
-/// An HDF5 error, with the file it concerns.
+/// A failure of the file, for the operator: what was being done and what
+/// the operating system said (or, without an errno, HDF5's top-level
+/// message, never its internals); HDF5's whole error text is kept in
+/// `detail` for the debug log.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{path}: {message}", path = path.display())]
 pub struct FileError {
     /// The file.
     pub path: PathBuf,
-    /// What the HDF5 library said, and where.
+    /// What failed and why, for the operator.
     pub message: String,
+    /// HDF5's own error text (pointers, internal states): for developers.
+    pub detail: String,
+}
+
+impl FileError {
+    /// `what` failed with HDF5 error `e`.
+    fn hdf5(path: &Path, what: &str, e: &hdf5::Error) -> Self {
+        let detail = e.to_string();
+        let message = match os_error(&detail) {
+            Some(os) => format!("{what}: {os}"),
+            None => format!("{what}: {}", plain(&detail)),
+        };
+        Self {
+            path: path.to_path_buf(),
+            message,
+            detail,
+        }
+    }
+
+    /// `what` failed with the operating system's error `e`.
+    fn os(path: &Path, what: &str, e: &std::io::Error) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            message: format!("{what}: {e}"),
+            detail: String::new(),
+        }
+    }
+}
+
+/// The operating system's error inside HDF5's text (its sec2 driver writes
+/// "errno = 28, error message = ..."), as Rust shows it: "No space left on
+/// device (os error 28)".
+fn os_error(detail: &str) -> Option<std::io::Error> {
+    let at = detail.find("errno = ")? + "errno = ".len();
+    let digits: String = detail[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let errno: i32 = digits.parse().ok()?;
+    (errno > 0).then(|| std::io::Error::from_raw_os_error(errno))
+}
+
+/// HDF5's first line without addresses and internal bookkeeping, cut short.
+fn plain(detail: &str) -> String {
+    let first = detail.lines().next().unwrap_or(detail);
+    let words: Vec<&str> = first
+        .split_whitespace()
+        .filter(|w| {
+            !w.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+                .starts_with("0x")
+        })
+        .collect();
+    let text = words.join(" ");
+    if text.chars().count() > 160 {
+        format!("{}…", text.chars().take(160).collect::<String>())
+    } else {
+        text
+    }
 }
 
 /// An open output file.
@@ -57,16 +118,41 @@ pub struct ScanFile {
 }
 
 impl ScanFile {
-    /// Creates `path`, or when a file of that name exists (two scans of the
-    /// same range in the same minute) `<stem>_2.h5`, `<stem>_3.h5`, ...:
-    /// never overwrites. Writes the root attributes, with `file_path` the
-    /// path really created, flushed.
+    /// Creates `path` (in a folder this process may use as it is: tests,
+    /// tools), or its first free `_N` variant; see [`ScanFile::create_in`].
     pub fn create(path: &Path, root: &RootAttributes) -> Result<Self, FileError> {
-        let (file, path) = create_new(path)?;
-        let err = |what: &str, e: hdf5::Error| FileError {
-            path: path.clone(),
-            message: format!("{what}: {e}"),
-        };
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let folder = dataroot::DataRoot::open(parent)
+            .map_err(|e| FileError::os(parent, "opening the folder", &e))?
+            .folder(Path::new(""), false)
+            .map_err(|e| FileError {
+                path: parent.to_path_buf(),
+                message: e.to_string(),
+                detail: String::new(),
+            })?;
+        Self::create_in(&folder, &name, root)
+    }
+
+    /// Creates `name` in `folder`, or when a file of that name exists (two
+    /// scans of the same range in the same minute) `<stem>_2.h5`,
+    /// `<stem>_3.h5`, ...: never overwrites, never follows a link. Any other
+    /// failure (no space, read-only) is reported as the operating system
+    /// said it, and leaves no empty file behind. Writes the root
+    /// attributes, with `file_path` the path really created, flushed.
+    pub fn create_in(
+        folder: &dataroot::Folder,
+        name: &str,
+        root: &RootAttributes,
+    ) -> Result<Self, FileError> {
+        let (file, path) = create_new(folder, name)?;
+        let err = |what: &str, e: hdf5::Error| FileError::hdf5(&path, what, &e);
         let out = Self {
             file,
             path: path.clone(),
@@ -116,9 +202,12 @@ impl ScanFile {
     /// disk before returning.
     pub fn write_step(&self, index: usize, data: &StepData) -> Result<(), FileError> {
         let name = step_group_name(index);
-        let err = |what: String, e: hdf5::Error| FileError {
-            path: self.path.clone(),
-            message: format!("{name}: {what}: {e}"),
+        let err = |what: String, e: hdf5::Error| {
+            FileError::hdf5(
+                &self.path,
+                &format!("writing step {} ({what})", index + 1),
+                &e,
+            )
         };
         let group = self
             .file
@@ -136,6 +225,14 @@ impl ScanFile {
                     .map_err(|e| err(format!("dataset {group_name}/{}", record.name), e))?;
             }
         }
+        // In the same flush as the step: a file left open by a daemon that
+        // died says itself how many steps it holds whole.
+        replace_attr(
+            &self.file,
+            "completed_steps",
+            &Value::Long(index as i64 + 1),
+        )
+        .map_err(|e| err("completed_steps".into(), e))?;
         self.flush()
     }
 
@@ -144,65 +241,69 @@ impl ScanFile {
         let loc: &Location = &self.file;
         let write = || -> hdf5::Result<()> {
             // Created as "Running" at the start: replace it.
-            loc.delete_attr("exit_status")?;
-            attr_value(loc, "exit_status", &Value::Text(exit.exit_status.clone()))?;
-            attr_value(loc, "exit_reason", &Value::Text(exit.exit_reason.clone()))?;
-            attr_value(
+            replace_attr(loc, "exit_status", &Value::Text(exit.exit_status.clone()))?;
+            replace_attr(loc, "exit_reason", &Value::Text(exit.exit_reason.clone()))?;
+            replace_attr(
                 loc,
                 "completed_steps",
                 &Value::Long(exit.completed_steps as i64),
             )?;
             Ok(())
         };
-        write().map_err(|e| FileError {
-            path: self.path.clone(),
-            message: format!("writing the exit status: {e}"),
-        })?;
+        write().map_err(|e| FileError::hdf5(&self.path, "recording the exit status", &e))?;
         self.flush()
     }
 
     fn flush(&self) -> Result<(), FileError> {
-        self.file.flush().map_err(|e| FileError {
-            path: self.path.clone(),
-            message: format!("flushing: {e}"),
-        })
+        self.file
+            .flush()
+            .map_err(|e| FileError::hdf5(&self.path, "flushing to disk", &e))
     }
 }
 
 /// Most `_N` variants tried before giving up.
 const MAX_VARIANTS: u32 = 999;
 
-/// Creates `path` exclusively, or its first free `_N` variant.
-fn create_new(path: &Path) -> Result<(File, PathBuf), FileError> {
-    let stem = path
+/// Creates `name` exclusively in `folder`, or its first free `_N` variant,
+/// and opens it with HDF5 through the folder's descriptor.
+fn create_new(folder: &dataroot::Folder, name: &str) -> Result<(File, PathBuf), FileError> {
+    let wanted = Path::new(name);
+    let stem = wanted
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let extension = path
+    let extension = wanted
         .extension()
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
-    let mut candidate = path.to_path_buf();
+    let mut candidate = name.to_string();
     // The plain name, then _2 .. _{MAX_VARIANTS + 1}: MAX_VARIANTS variants.
     for n in 2..=MAX_VARIANTS + 2 {
-        if !candidate.exists() {
-            match cloexec::h5::create_excl(&candidate) {
-                Ok(file) => return Ok((file, candidate)),
-                // Created by someone else meanwhile: try the next name.
-                Err(_) if candidate.exists() => {}
-                Err(e) => {
-                    return Err(FileError {
-                        path: candidate,
-                        message: format!("creating the file: {e}"),
-                    })
-                }
+        let path = folder.path().join(&candidate);
+        match folder.create_new(&candidate) {
+            Ok(created) => {
+                // Ours, empty, held open: HDF5 writes it from the start.
+                return match cloexec::h5::create_trunc(folder.through_descriptor(&candidate)) {
+                    Ok(file) => Ok((file, path)),
+                    Err(e) => {
+                        let failed = FileError::hdf5(&path, "creating the file", &e);
+                        // Never an empty file left behind, never someone else's removed.
+                        if let Err(removing) = folder.remove_if(&candidate, &created) {
+                            tracing::warn!("removing the unusable {}: {removing}", path.display());
+                        }
+                        Err(failed)
+                    }
+                };
             }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(FileError::os(&path, "creating the file", &e)),
         }
-        candidate = path.with_file_name(format!("{stem}_{n}{extension}"));
+        candidate = format!("{stem}_{n}{extension}");
     }
     Err(FileError {
-        path: path.to_path_buf(),
+        path: folder.path().join(name),
         message: format!("it and {MAX_VARIANTS} numbered variants exist already"),
+        detail: String::new(),
     })
 }
 
@@ -217,6 +318,14 @@ fn text(t: &str) -> hdf5::Result<VarLenUnicode> {
     clean
         .parse::<VarLenUnicode>()
         .map_err(|e| hdf5::Error::from(e.to_string()))
+}
+
+/// Sets attribute `name`, replacing it when it exists.
+fn replace_attr(loc: &Location, name: &str, value: &Value) -> hdf5::Result<()> {
+    if loc.attr(name).is_ok() {
+        loc.delete_attr(name)?;
+    }
+    attr_value(loc, name, value)
 }
 
 fn attr_value(loc: &Location, name: &str, value: &Value) -> hdf5::Result<()> {
@@ -277,4 +386,33 @@ fn write_record(group: &hdf5::Group, record: &PvRecord) -> hdf5::Result<()> {
         attr_value(&dataset, "egu", &Value::Text(unit.to_string()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11, A8: what sec2 writes on a full disk, and what the operator
+    /// is told of it.
+    #[test]
+    fn the_operating_systems_error_is_told_and_hdf5s_internals_are_not() {
+        let detail = "H5Fflush(): unable to flush file: file write failed: time = Tue Dec  1 \
+            10:00:00 2026, filename = '/data/x.h5', file descriptor = 12, errno = 28, error \
+            message = 'No space left on device', buf = 0x55d0c3a1b2c0, total write size = 4096";
+        let e = hdf5::Error::from(detail);
+        let reported = FileError::hdf5(Path::new("/data/x.h5"), "writing step 3", &e);
+        assert_eq!(
+            reported.message,
+            "writing step 3: No space left on device (os error 28)"
+        );
+        assert_eq!(reported.detail, detail);
+        let other = hdf5::Error::from(
+            "H5Dcreate2(): unable to create dataset at 0x7f00aa, slist already enabled?",
+        );
+        let reported = FileError::hdf5(Path::new("/x.h5"), "writing step 1", &other);
+        assert!(!reported.message.contains("0x"), "{}", reported.message);
+        assert!(reported
+            .message
+            .starts_with("writing step 1: H5Dcreate2(): unable to create dataset"));
+    }
 }

@@ -4,10 +4,11 @@
 //! begins, the exit status is recorded at the end. All HDF5 work runs on
 //! tokio's blocking pool, never on the async workers.
 
-use crate::hdf5_file::{ExitAttributes, RootAttributes, ScanFile};
+use crate::hdf5_file::{ExitAttributes, FileError, RootAttributes, ScanFile};
 use crate::Publish;
 use async_trait::async_trait;
 use ca::Value;
+use dataroot::Folder;
 use runner::{CallbackError, SequenceReport, StepCallback, StepContext, StepData};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -16,33 +17,38 @@ use std::sync::{Arc, Mutex};
 pub struct Hdf5Writer {
     file: Option<Arc<Mutex<ScanFile>>>,
     path: PathBuf,
+    /// Steps written and flushed so far.
+    written: usize,
 }
 
 impl Hdf5Writer {
-    /// Creates the file (never over an existing one: `<name>_2.h5` then)
-    /// with `root` attributes and publishes its name as FileName.
+    /// Creates `name` in `folder` (never over an existing file: `<name>_2.h5`
+    /// then) with `root` attributes and publishes its name as FileName.
     pub async fn open(
-        path: PathBuf,
+        folder: Arc<Folder>,
+        name: String,
         root: RootAttributes,
         publish: Arc<dyn Publish>,
     ) -> Result<Self, CallbackError> {
-        let wanted = path.clone();
-        let created = tokio::task::spawn_blocking(move || ScanFile::create(&wanted, &root))
-            .await
-            .map_err(|e| CallbackError(format!("the HDF5 task failed: {e}")))?
-            .map_err(|e| CallbackError(e.to_string()))?;
+        let wanted = name.clone();
+        let created =
+            tokio::task::spawn_blocking(move || ScanFile::create_in(&folder, &name, &root))
+                .await
+                .map_err(|e| CallbackError(format!("the HDF5 task failed: {e}")))?
+                .map_err(|e| CallbackError(reported(&e)))?;
         let real = created.path().to_path_buf();
         let base = real
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if real != path {
-            tracing::info!("{} exists already: writing {base} instead", path.display());
+        if base != wanted {
+            tracing::info!("{wanted} exists already: writing {base} instead");
         }
         publish.publish("FileName", Value::Text(base));
         Ok(Self {
             file: Some(Arc::new(Mutex::new(created))),
             path: real,
+            written: 0,
         })
     }
 
@@ -52,18 +58,45 @@ impl Hdf5Writer {
     }
 
     /// Runs `work` on the open file on the blocking pool.
-    async fn on_file<F>(&self, file: Arc<Mutex<ScanFile>>, work: F) -> Result<(), CallbackError>
+    async fn on_file<F>(&self, file: Arc<Mutex<ScanFile>>, work: F) -> Result<(), FileError>
     where
-        F: FnOnce(&ScanFile) -> Result<(), crate::FileError> + Send + 'static,
+        F: FnOnce(&ScanFile) -> Result<(), FileError> + Send + 'static,
     {
+        let path = self.path.clone();
+        let internal = move |message: String| FileError {
+            path: path.clone(),
+            message,
+            detail: String::new(),
+        };
         tokio::task::spawn_blocking(move || {
             let guard = file
                 .lock()
-                .map_err(|_| CallbackError("the HDF5 file's lock was poisoned".into()))?;
-            work(&guard).map_err(|e| CallbackError(e.to_string()))
+                .map_err(|_| internal("the HDF5 file's lock was poisoned".into()))?;
+            work(&guard)
         })
         .await
-        .map_err(|e| CallbackError(format!("the HDF5 task failed: {e}")))?
+        .map_err(|e| FileError {
+            path: self.path.clone(),
+            message: format!("the HDF5 task failed: {e}"),
+            detail: String::new(),
+        })?
+    }
+}
+
+/// `e` for the operator; HDF5's own text goes to the debug log.
+fn reported(e: &FileError) -> String {
+    if !e.detail.is_empty() {
+        tracing::debug!("HDF5 said: {}", e.detail);
+    }
+    e.to_string()
+}
+
+/// Which steps a reader can rely on after a failure.
+fn safe_steps(written: usize) -> String {
+    match written {
+        0 => "no step is in the file".into(),
+        1 => "step 1 is safe in the file (flushed when it completed)".into(),
+        n => format!("steps 1-{n} are safe in the file (each flushed when it completed)"),
     }
 }
 
@@ -87,8 +120,20 @@ impl StepCallback for Hdf5Writer {
         };
         // The data is needed by later callbacks: the blocking task gets a copy.
         let (index, step) = (ctx.index, data.clone());
-        self.on_file(file, move |f| f.write_step(index, &step))
+        match self
+            .on_file(file, move |f| f.write_step(index, &step))
             .await
+        {
+            Ok(()) => {
+                self.written += 1;
+                Ok(())
+            }
+            Err(e) => Err(CallbackError(format!(
+                "{}; {}",
+                reported(&e),
+                safe_steps(self.written)
+            ))),
+        }
     }
 
     async fn sequence_end(&mut self, report: &SequenceReport) -> Result<(), CallbackError> {
@@ -100,6 +145,15 @@ impl StepCallback for Hdf5Writer {
             exit_reason: report.outcome.reason().into(),
             completed_steps: report.completed_steps as u64,
         };
-        self.on_file(file, move |f| f.finish(&exit)).await
+        let written = self.written;
+        self.on_file(file, move |f| f.finish(&exit))
+            .await
+            .map_err(|e| {
+                CallbackError(format!(
+                    "{}: the file's exit_status could not be recorded (it still says Running); {}",
+                    reported(&e),
+                    safe_steps(written)
+                ))
+            })
     }
 }

@@ -42,6 +42,19 @@ fn step(i: usize) -> StepData {
     data
 }
 
+/// A writer for `path` (its folder opened as a data root).
+async fn open_writer(
+    path: &std::path::Path,
+    published: Arc<Published>,
+) -> Result<Hdf5Writer, runner::CallbackError> {
+    let folder = dataroot::DataRoot::open(path.parent().unwrap())
+        .unwrap()
+        .folder(std::path::Path::new(""), false)
+        .unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    Hdf5Writer::open(Arc::new(folder), name, root(), published).await
+}
+
 fn root() -> RootAttributes {
     RootAttributes {
         num_scans: 3,
@@ -59,9 +72,7 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
     let published = Arc::new(Published::default());
-    let mut writer = Hdf5Writer::open(path.clone(), root(), published.clone())
-        .await
-        .unwrap();
+    let mut writer = open_writer(&path, published.clone()).await.unwrap();
     assert_eq!(writer.path(), path);
     assert!(writer.required());
     for i in 0..2 {
@@ -128,16 +139,29 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
     assert_eq!(names, vec!["FileName"]);
 }
 
+/// Issue 11, A8: a folder that cannot take the file says why, as the
+/// operating system said it (not "it and 999 variants exist"), and leaves
+/// nothing behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unwritable_folder_is_a_callback_error_naming_the_file() {
+async fn a_folder_that_cannot_take_the_file_says_why_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("missing/sub/x.h5");
+    std::fs::create_dir(dir.path().join("gone")).unwrap();
+    let folder = dataroot::DataRoot::open(&dir.path().join("gone"))
+        .unwrap()
+        .folder(std::path::Path::new(""), false)
+        .unwrap();
+    std::fs::remove_dir(dir.path().join("gone")).unwrap();
     let published = Arc::new(Published::default());
-    let err = Hdf5Writer::open(path.clone(), root(), published.clone())
+    let err = Hdf5Writer::open(Arc::new(folder), "x.h5".into(), root(), published.clone())
         .await
         .err()
         .unwrap();
-    assert!(err.0.contains("x.h5"), "{err}");
+    assert!(
+        err.0.contains("x.h5") && err.0.contains("creating the file"),
+        "{err}"
+    );
+    assert!(err.0.contains("(os error 2)"), "the OS error: {err}");
+    assert!(!err.0.contains("variants"), "{err}");
     assert!(published.0.lock().unwrap().is_empty(), "no FileName");
 }
 
@@ -169,9 +193,7 @@ async fn a_file_of_the_same_name_is_never_overwritten() {
     let mut names = Vec::new();
     for (run, wanted) in expected.iter().enumerate() {
         let published = Arc::new(Published::default());
-        let mut writer = Hdf5Writer::open(path.clone(), root(), published.clone())
-            .await
-            .unwrap();
+        let mut writer = open_writer(&path, published.clone()).await.unwrap();
         assert_eq!(writer.path(), dir.path().join(wanted));
         for i in 0..=run {
             writer.post_step(&at(i), &mut step(i)).await.unwrap();

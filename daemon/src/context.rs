@@ -8,7 +8,6 @@ use callbacks::Publish;
 use planner::{Prefixes, ScannerIndex};
 use runner::{control_channel, ControlSender, PvGroups};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tracing::warn;
 
@@ -27,8 +26,10 @@ pub struct Context {
     pub index: ScannerIndex,
     /// Its PV prefixes.
     pub prefixes: Prefixes,
-    /// Every output must lie in here (canonical path).
-    pub data_root: PathBuf,
+    /// Every output must lie in here (canonical path, opened).
+    pub data_root: Arc<dataroot::DataRoot>,
+    /// The note of the file being written (see `journal`).
+    pub journal: crate::journal::Journal,
     /// Most steps in one scan.
     pub max_steps: u32,
     /// Timeouts and delays.
@@ -57,7 +58,7 @@ impl Context {
     pub fn new(
         index: ScannerIndex,
         prefixes: Prefixes,
-        data_root: PathBuf,
+        data_root: Arc<dataroot::DataRoot>,
         max_steps: u32,
         timing: Timing,
         groups: (PvGroups, PvGroups),
@@ -68,10 +69,12 @@ impl Context {
             bridge: bridge.clone(),
             main: prefixes.main.clone(),
         });
+        let journal = crate::journal::Journal::new(data_root.path(), index.get());
         Self {
             index,
             prefixes,
             data_root,
+            journal,
             max_steps,
             timing,
             data_groups: groups.0,

@@ -7,6 +7,7 @@ use crate::bridge::{TaskStatus, INPUTS};
 use crate::context::Context;
 use crate::logging;
 use crate::task;
+use crate::throttle::Throttle;
 use crate::watchdog::{Liveness, BEAT_PERIOD};
 use ca::{PvServer, Value, WriteEvent};
 use runner::{Directive, ExitStatus};
@@ -36,6 +37,8 @@ pub async fn run(
 ) {
     tokio::pin!(shutdown);
     let mut running: Option<(JoinHandle<task::TaskEnd>, Instant)> = None;
+    // What clients cause is said once per kind and window, then counted.
+    let mut throttle = Throttle::default();
     let mut beat = tokio::time::interval(BEAT_PERIOD);
     let mut heartbeat = 0;
     let stall = tokio::time::sleep(watch.stall_after.unwrap_or(Duration::MAX / 4));
@@ -48,6 +51,9 @@ pub async fn run(
                     watch.liveness.beat();
                     heartbeat ^= 1;
                     ctx.set("Heartbeat", Value::Long(heartbeat));
+                }
+                for summary in throttle.due(Instant::now()) {
+                    warn!("{summary}");
                 }
             }
             _ = &mut stall, if watch.stall_after.is_some() => {
@@ -77,18 +83,24 @@ pub async fn run(
                             ("SilencedLoggers", Value::Text(t)) => {
                                 let ignored = logging::set_silenced(t);
                                 if !ignored.is_empty() {
-                                    warn!(
+                                    let said = format!(
                                         "SilencedLoggers: {ignored:?} are not logger names \
                                          (module paths such as runner::sequence); ignored"
                                     );
+                                    if let Some(line) = throttle.pass("silenced", said, Instant::now()) {
+                                        warn!("{line}");
+                                    }
                                 }
                             }
                             ("ScanControl", Value::Long(value)) => {
-                                scan_control(&ctx, *value, running.is_some(), &w.client);
+                                scan_control(&ctx, *value, running.is_some(), &w.client, &mut throttle);
                             }
                             ("Trigger", Value::Long(1)) => {
                                 if running.is_some() {
-                                    warn!("Trigger from {} ignored: a sequence is running", w.client);
+                                    let said = format!("Trigger from {} ignored: a sequence is running", w.client);
+                                    if let Some(line) = throttle.pass("trigger-busy", said, Instant::now()) {
+                                        warn!("{line}");
+                                    }
                                 } else {
                                     running = Some(start(&ctx));
                                 }
@@ -99,7 +111,10 @@ pub async fn run(
                     WriteEvent::Refused { name, sent, reason, client } => {
                         let short = name.strip_prefix(&ctx.prefixes.main).unwrap_or(&name).to_string();
                         let message = format!("{short}: the write of {sent} was refused ({reason})");
-                        error!("{message} [from {client}]");
+                        let said = format!("{message} [from {client}]");
+                        if let Some(line) = throttle.pass(&format!("refused:{short}"), said, Instant::now()) {
+                            error!("{line}");
+                        }
                         if INPUTS.contains(&short.as_str()) {
                             ctx.input_refused(&short, message);
                         }
@@ -166,7 +181,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// An operator's ScanControl write: the running sequence sees it at once;
 /// with none running, PAUSE holds the next one before its first step and
 /// STOP or ABORT have nothing to end.
-fn scan_control(ctx: &Context, value: i64, running: bool, client: &str) {
+fn scan_control(ctx: &Context, value: i64, running: bool, client: &str, throttle: &mut Throttle) {
     let Some(directive) = Directive::from_value(value) else {
         return;
     };
@@ -174,20 +189,27 @@ fn scan_control(ctx: &Context, value: i64, running: bool, client: &str) {
         // Nothing new (e.g. the IOC echoing the daemon's own reset).
         return;
     }
+    let now = Instant::now();
     if !running && matches!(directive, Directive::Abort | Directive::Stop) {
-        warn!(
+        let said = format!(
             "ScanControl {} from {client}: no sequence is running; back to RESUME",
             directive.label()
         );
+        if let Some(line) = throttle.pass("control-idle", said, now) {
+            warn!("{line}");
+        }
         set_control(ctx, Directive::Resume);
         return;
     }
     ctx.control.set(directive);
-    match (directive, running) {
-        (Directive::Pause, false) => info!(
+    let said = match (directive, running) {
+        (Directive::Pause, false) => format!(
             "ScanControl PAUSE from {client}: the next sequence will hold before its first step"
         ),
-        _ => info!("ScanControl {} from {client}", directive.label()),
+        _ => format!("ScanControl {} from {client}", directive.label()),
+    };
+    if let Some(line) = throttle.pass(&format!("control:{}", directive.label()), said, now) {
+        info!("{line}");
     }
 }
 
@@ -204,9 +226,13 @@ fn save_input(autosave: &mut Option<Autosave>, name: &str, value: Value) {
 }
 
 fn start(ctx: &Arc<Context>) -> (JoinHandle<task::TaskEnd>, Instant) {
-    // The last sequence's progress must not read as this one's.
+    // The last sequence's progress, file and ending must not read as this
+    // one's (a Task Fail writes no file: FileName stays empty).
     ctx.set("ScanCurrentStep", Value::Long(0));
     ctx.set("ScanElapsedTime", Value::Double(0.0));
+    ctx.set("FileName", Value::Text(String::new()));
+    ctx.set("ScanExitStatus", Value::Long(ExitStatus::Running as i64));
+    ctx.set("ScanExitReason", Value::Text(String::new()));
     ctx.set("Busy", Value::Long(1));
     info!("sequence started");
     let control = ctx.control.subscribe();

@@ -103,7 +103,7 @@ impl IocBridge {
             .kinds
             .get(name)
             .ok_or_else(|| format!("{name} is not one of the daemon's PVs"))?;
-        let value = kind.accept_value(&value)?;
+        let value = kind.accept_value(&kind.fit(value))?;
         self.remember(name, value.clone());
         self.pending.fetch_add(1, Ordering::Relaxed);
         match self.queue.try_send((name.to_string(), value)) {
@@ -174,7 +174,7 @@ impl IocBridge {
                         continue;
                     }
                 };
-                let event = match kind.accept_value(&value) {
+                let event = match kind.accept_input(&value) {
                     Ok(accepted) => {
                         self.remember(&name, accepted.clone());
                         WriteEvent::Accepted(Write {
@@ -222,7 +222,7 @@ impl IocBridge {
         let reads = names.iter().map(|name| async move {
             let result = match self.client.get(name, Duration::from_secs(2)).await {
                 Ok(reading) => match self.kinds.get(name) {
-                    Some(kind) => kind.accept_value(&reading.value).map_err(|reason| {
+                    Some(kind) => kind.accept_input(&reading.value).map_err(|reason| {
                         format!(
                             "the IOC's value {} was refused ({reason})",
                             shown(&reading.value)
@@ -245,7 +245,7 @@ fn shown(value: &Value) -> String {
     match value {
         Value::Double(v) => format!("{v:?}"),
         Value::Long(v) => v.to_string(),
-        Value::Text(t) => format!("{t:?}"),
+        Value::Text(t) => ca::quoted(t),
         Value::Doubles(v) => format!("{} doubles", v.len()),
         Value::Longs(v) => format!("{} integers", v.len()),
     }

@@ -10,9 +10,11 @@ mod cycle;
 #[cfg(test)]
 mod db;
 mod host;
+mod journal;
 mod logging;
 mod station;
 mod task;
+mod throttle;
 mod watchdog;
 
 use autosave::Autosave;
@@ -366,10 +368,17 @@ async fn serve(setup: Setup) -> Result<(), String> {
             (Bridge::Ioc(ioc), writes, None, None, hosting)
         }
     };
+    let data_root = Arc::new(
+        dataroot::DataRoot::open(&setup.data_root)
+            .map_err(|e| format!("data root {}: {e}", setup.data_root.display()))?,
+    );
+    // Before the first sequence can start: a file the last daemon left open.
+    let recovered =
+        journal::Journal::new(&setup.data_root, setup.index.get()).recover(&setup.data_root);
     let mut ctx = Context::new(
         setup.index,
         setup.prefixes.clone(),
-        setup.data_root.clone(),
+        data_root,
         max_steps,
         setup.station.timing.clone(),
         setup.groups.clone(),
@@ -391,6 +400,26 @@ async fn serve(setup: Setup) -> Result<(), String> {
         env!("CARGO_PKG_VERSION"),
         setup.data_root.display(),
     );
+    match recovered {
+        Ok(None) => {}
+        Ok(Some(found)) => {
+            warn!(
+                "the last daemon left {:?} open: marked {} ({})",
+                found.file, found.exit_status, found.reason
+            );
+            if found.exit_status == runner::ExitStatus::Interrupted.label() {
+                ctx.set(
+                    "ScanExitStatus",
+                    Value::Long(runner::ExitStatus::Interrupted as i64),
+                );
+                ctx.set(
+                    "ScanExitReason",
+                    Value::Text(format!("{:?}: {}", found.file, found.reason)),
+                );
+            }
+        }
+        Err(e) => warn!("a file the last daemon left open could not be marked: {e}"),
+    }
     // Started with the loop it watches (not during setup, which may wait
     // for an IOC longer than a short limit).
     let fixed_limit = setup.station.timing.watchdog_s.map(station::secs);

@@ -3,6 +3,7 @@
 
 use crate::bridge::TaskStatus;
 use crate::context::Context;
+use crate::journal::{Ending, Journal};
 use ca::Value;
 use callbacks::custom::Session;
 use callbacks::{
@@ -11,7 +12,8 @@ use callbacks::{
 use planner::{OutputPathCheck, RawInput, RawScanInputs, ScanConfig, ScanLimits, WithinDataRoot};
 use runner::epics::{EpicsHardScan, HardScanPvs, PvCollector};
 use runner::{
-    run_sequence, Control, Devices, ExitStatus, Positioner, PvGroups, SequenceOutcome, StepCallback,
+    run_sequence, CallbackError, Control, Devices, ExitStatus, Positioner, PvGroups,
+    SequenceOutcome, SequenceReport, StepCallback,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -81,75 +83,52 @@ fn text(ctx: &Context, name: &str) -> String {
     }
 }
 
+/// Most bytes of an extra PV-group file (DataFilePath, MetadataFilePath).
+pub const MAX_EXTRA_FILE_BYTES: u64 = 1 << 20;
+/// Most PV names an extra PV-group file may add (each is read at every
+/// step).
+pub const MAX_EXTRA_PVS: usize = 10_000;
+
+/// What a sequence needs before its first step.
+struct Prepared {
+    config: ScanConfig,
+    plan: planner::Plan,
+    folder: Arc<dataroot::Folder>,
+    groups: (PvGroups, PvGroups),
+}
+
 /// Runs one sequence under `control`; every failure is logged for the
-/// operator.
+/// operator. An ABORT while it prepares (slow extra PV files, the relative
+/// position) ends it at once, before anything is written.
 pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
-    ctx.refresh_inputs().await;
-    let refused = ctx.refused_inputs();
-    if let Some(problem) = refused.first() {
-        return TaskEnd::not_started(format!("{problem}; write a valid value and trigger again"));
-    }
-    let inputs = RawScanInputs {
-        num_scans: raw(&ctx, "NumScans"),
-        relative_scan: raw(&ctx, "RelativeScan"),
-        center_position: raw(&ctx, "CenterPosition"),
-        scan_start: raw(&ctx, "ScanStart"),
-        scan_end: raw(&ctx, "ScanEnd"),
-        output_path: text(&ctx, "OutputPath"),
-    };
-    let limits = ScanLimits {
-        max_steps: ctx.max_steps,
-    };
-    let paths = InsideDataRoot(ctx.data_root.clone());
-    let config = match ScanConfig::from_raw(&inputs, &limits, &paths) {
-        Ok(c) => c,
-        Err(e) => return TaskEnd::not_started(e.to_string()),
-    };
-    if config.num_scans == 0 {
-        info!("NumScans is 0: nothing to do");
-        return TaskEnd {
-            status: TaskStatus::Skipped,
-            exit: ExitStatus::Completed,
-            reason: "NumScans is 0: nothing to do".into(),
-        };
-    }
-    if let Err(e) = std::fs::create_dir_all(&config.output_dir) {
-        return TaskEnd::not_started(format!(
-            "cannot create the output folder {}: {e}",
-            config.output_dir.display()
-        ));
-    }
-    // Links on disk may lead out of the data root: check where it really is.
-    if let Err(e) = paths.check_on_disk(&config.output_dir) {
-        return TaskEnd::not_started(format!("OutputPath {e}"));
-    }
-    let (data, metadata) = groups(&ctx);
-    let client = Arc::clone(&ctx.client);
-    let mut hard_scan = EpicsHardScan::new(
-        Arc::clone(&client),
-        HardScanPvs::new(&ctx.prefixes),
-        crate::station::secs(ctx.timing.put_s),
-        crate::station::secs(ctx.timing.pv_read_s),
-    );
-    let mut trigger = EpicsHardScan::new(
-        Arc::clone(&client),
-        HardScanPvs::new(&ctx.prefixes),
-        crate::station::secs(ctx.timing.put_s),
-        crate::station::secs(ctx.timing.pv_read_s),
-    );
-    let current = if config.relative {
-        match hard_scan.current().await {
-            Ok(p) => p.first().copied(),
-            Err(e) => return TaskEnd::io_fail(format!("reading the current position: {e}")),
+    let mut watch = control.clone();
+    let prepared = tokio::select! {
+        biased;
+        _ = watch.aborted() => {
+            let reason = "ABORT during the preparation: nothing ran".to_string();
+            warn!("sequence aborted: {reason}");
+            return TaskEnd {
+                status: TaskStatus::Success,
+                exit: ExitStatus::Aborted,
+                reason,
+            };
         }
-    } else {
-        None
+        prepared = prepare(&ctx) => prepared,
     };
-    let plan = match config.plan(current, &limits) {
+    let Prepared {
+        config,
+        plan,
+        folder,
+        groups: (data, metadata),
+    } = match prepared {
         Ok(p) => p,
-        Err(e) => return TaskEnd::not_started(e.to_string()),
+        Err(end) => return end,
     };
-    let path = config.file_path(ctx.index, chrono::Local::now().naive_local());
+    let name = config
+        .file_path(ctx.index, chrono::Local::now().naive_local())
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let root = RootAttributes {
         num_scans: config.num_scans,
         position_scan: Some(config.position_scan()),
@@ -160,17 +139,29 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
         plan: plan.steps().map(|s| s.positions[0]).collect(),
     };
     info!(
-        "scan of {} steps from {} to {} mm into {}",
+        "scan of {} steps from {} to {} mm into {:?}",
         plan.len(),
         config.start,
         config.end,
-        path.display()
+        folder.path().join(&name)
     );
     let custom_root = ctx.custom.is_some().then(|| root.clone());
-    let writer = match Hdf5Writer::open(path, root, ctx.publisher.clone()).await {
+    let writer = match Hdf5Writer::open(folder, name, root, ctx.publisher.clone()).await {
         Ok(w) => w,
         Err(e) => return TaskEnd::io_fail(format!("creating the file: {e}")),
     };
+    let file = writer.path().to_path_buf();
+    let journal = ctx.journal.clone();
+    let noted = {
+        let (journal, file) = (journal.clone(), file.clone());
+        tokio::task::spawn_blocking(move || journal.open(&file)).await
+    };
+    if let Ok(Err(e)) | Err(e) = noted.map_err(|e| e.to_string()) {
+        warn!("{e}: a crash would leave the file marked Running");
+    }
+    let client = Arc::clone(&ctx.client);
+    let mut positioner = hard_scan(&ctx);
+    let mut trigger = hard_scan(&ctx);
     let mut collector = PvCollector::new(
         client,
         data,
@@ -197,17 +188,18 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
             custom.timeout,
             Session {
                 main_prefix: ctx.prefixes.main.clone(),
-                file_path: writer.path().to_string_lossy().into_owned(),
+                file_path: file.to_string_lossy().into_owned(),
                 root,
             },
         )));
     }
     chain.push(Box::new(writer));
+    chain.push(Box::new(JournalCallback { journal, file }));
     let report = run_sequence(
         &plan,
         config.relative,
         Devices {
-            positioner: &mut hard_scan,
+            positioner: &mut positioner,
             trigger: &mut trigger,
             detector: &mut collector,
         },
@@ -235,9 +227,90 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
     TaskEnd::from_outcome(&report.outcome)
 }
 
+fn hard_scan(ctx: &Context) -> EpicsHardScan {
+    EpicsHardScan::new(
+        Arc::clone(&ctx.client),
+        HardScanPvs::new(&ctx.prefixes),
+        crate::station::secs(ctx.timing.put_s),
+        crate::station::secs(ctx.timing.pv_read_s),
+    )
+}
+
+/// Everything before the first step: the inputs checked, the output folder
+/// opened (created inside the data root without following a link), the
+/// extra PV files read, the plan made.
+async fn prepare(ctx: &Arc<Context>) -> Result<Prepared, TaskEnd> {
+    ctx.refresh_inputs().await;
+    let refused = ctx.refused_inputs();
+    if let Some(problem) = refused.first() {
+        return Err(TaskEnd::not_started(format!(
+            "{problem}; write a valid value and trigger again"
+        )));
+    }
+    let inputs = RawScanInputs {
+        num_scans: raw(ctx, "NumScans"),
+        relative_scan: raw(ctx, "RelativeScan"),
+        center_position: raw(ctx, "CenterPosition"),
+        scan_start: raw(ctx, "ScanStart"),
+        scan_end: raw(ctx, "ScanEnd"),
+        output_path: text(ctx, "OutputPath"),
+    };
+    let limits = ScanLimits {
+        max_steps: ctx.max_steps,
+    };
+    let rule = WithinDataRoot {
+        root: ctx.data_root.path().to_path_buf(),
+    };
+    let config = ScanConfig::from_raw(&inputs, &limits, &rule)
+        .map_err(|e| TaskEnd::not_started(e.to_string()))?;
+    if config.num_scans == 0 {
+        info!("NumScans is 0: nothing to do");
+        return Err(TaskEnd {
+            status: TaskStatus::Skipped,
+            exit: ExitStatus::Completed,
+            reason: "NumScans is 0: nothing to do".into(),
+        });
+    }
+    let relative = ctx
+        .data_root
+        .relative(&config.output_dir)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let root = Arc::clone(&ctx.data_root);
+    let folder = tokio::task::spawn_blocking(move || root.folder(&relative, true))
+        .await
+        .map_err(|e| TaskEnd::not_started(format!("opening the output folder: {e}")))?
+        .map_err(|e| {
+            TaskEnd::not_started(format!("OutputPath {:?}: {e}", text(ctx, "OutputPath")))
+        })?;
+    let groups = groups(ctx).await;
+    let current = if config.relative {
+        match hard_scan(ctx).current().await {
+            Ok(p) => p.first().copied(),
+            Err(e) => {
+                return Err(TaskEnd::io_fail(format!(
+                    "reading the current position: {e}"
+                )))
+            }
+        }
+    } else {
+        None
+    };
+    let plan = config
+        .plan(current, &limits)
+        .map_err(|e| TaskEnd::not_started(e.to_string()))?;
+    Ok(Prepared {
+        config,
+        plan,
+        folder: Arc::new(folder),
+        groups,
+    })
+}
+
 /// The default groups plus the operator's extra files (full PV names),
-/// read now; a file that cannot be used is a warning, not a failure.
-fn groups(ctx: &Context) -> (PvGroups, PvGroups) {
+/// read and parsed now on the blocking pool; a file that cannot be used is
+/// a warning, not a failure.
+async fn groups(ctx: &Context) -> (PvGroups, PvGroups) {
     let mut data = ctx.data_groups.clone();
     let mut metadata = ctx.metadata_groups.clone();
     for (pv, target) in [
@@ -248,9 +321,15 @@ fn groups(ctx: &Context) -> (PvGroups, PvGroups) {
         if wanted.is_empty() {
             continue;
         }
-        match extra_groups(&ctx.data_root, &wanted) {
+        let root = Arc::clone(&ctx.data_root);
+        let asked = wanted.clone();
+        let read = tokio::task::spawn_blocking(move || extra_groups(&root, &asked))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        match read {
             Ok(extra) => {
-                info!("{pv}: {} extra PVs from {wanted}", extra.len());
+                info!("{pv}: {} extra PVs from {wanted:?}", extra.len());
                 target.merge(&extra);
             }
             Err(e) => warn!("{pv} {wanted:?} not used, going on with the defaults: {e}"),
@@ -259,44 +338,62 @@ fn groups(ctx: &Context) -> (PvGroups, PvGroups) {
     (data, metadata)
 }
 
-fn extra_groups(root: &Path, wanted: &str) -> Result<PvGroups, String> {
-    let rule = InsideDataRoot(root.to_path_buf());
+fn extra_groups(root: &dataroot::DataRoot, wanted: &str) -> Result<PvGroups, String> {
+    let rule = WithinDataRoot {
+        root: root.path().to_path_buf(),
+    };
     let path = rule.resolve(wanted)?;
-    rule.check_on_disk(&path)?;
-    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+    let relative = root.relative(&path).unwrap_or(Path::new(""));
+    let bytes = root
+        .read(relative, MAX_EXTRA_FILE_BYTES)
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
     let groups = PvGroups::parse_yaml(&text).map_err(|e| e.to_string())?;
     if groups.names().any(|n| n.contains('{')) {
         return Err("runtime files take full PV names, not {prefix} templates".into());
     }
+    if groups.len() > MAX_EXTRA_PVS {
+        return Err(format!(
+            "{} PV names, more than the {MAX_EXTRA_PVS} an extra file may add",
+            groups.len()
+        ));
+    }
     Ok(groups)
 }
 
-/// The lexical rule of the planner, plus a check on disk that links do not
-/// lead out of the data root.
-struct InsideDataRoot(PathBuf);
-
-impl InsideDataRoot {
-    fn check_on_disk(&self, path: &Path) -> Result<(), String> {
-        let real = path
-            .canonicalize()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if real.starts_with(&self.0) {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} leads outside the data root {}",
-                path.display(),
-                self.0.display()
-            ))
-        }
-    }
+/// Keeps the journal's note of the open file until the file records its
+/// ending (see `journal`); after the writer in the chain, so it sees
+/// whether the writer could record it.
+struct JournalCallback {
+    journal: Journal,
+    file: PathBuf,
 }
 
-impl OutputPathCheck for InsideDataRoot {
-    fn resolve(&self, raw: &str) -> Result<PathBuf, String> {
-        WithinDataRoot {
-            root: self.0.clone(),
-        }
-        .resolve(raw)
+#[async_trait::async_trait]
+impl StepCallback for JournalCallback {
+    fn name(&self) -> &str {
+        "journal"
+    }
+
+    async fn sequence_end(&mut self, report: &SequenceReport) -> Result<(), CallbackError> {
+        let writer_failed = report
+            .callback_failures
+            .iter()
+            .any(|f| f.starts_with("hdf5-writer at sequence end"));
+        let (journal, file) = (self.journal.clone(), self.file.clone());
+        let ending = Ending {
+            exit_status: report.outcome.exit_status().label().to_string(),
+            exit_reason: report.outcome.reason().to_string(),
+        };
+        tokio::task::spawn_blocking(move || {
+            if writer_failed {
+                journal.not_recorded(&file, ending)
+            } else {
+                journal.closed()
+            }
+        })
+        .await
+        .map_err(|e| CallbackError(e.to_string()))?
+        .map_err(CallbackError)
     }
 }

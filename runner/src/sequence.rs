@@ -98,11 +98,25 @@ pub enum ExitStatus {
     Aborted = 2,
     /// Refused inputs, hardware or file failure, or a bug.
     Failed = 3,
+    /// Still running (ScanExitStatus while a sequence runs; a file's
+    /// `exit_status` until it is closed).
+    Running = 4,
+    /// The daemon stopped (killed, crashed, power lost) while writing: found
+    /// and marked at the next start.
+    Interrupted = 5,
 }
 
 impl ExitStatus {
-    /// The labels, in value order.
-    pub const LABELS: [&'static str; 4] = ["Completed", "Stopped", "Aborted", "Failed"];
+    /// The labels, in value order (the first four are the values clients
+    /// knew before Running and Interrupted were added).
+    pub const LABELS: [&'static str; 6] = [
+        "Completed",
+        "Stopped",
+        "Aborted",
+        "Failed",
+        "Running",
+        "Interrupted",
+    ];
 
     /// Its label.
     pub fn label(self) -> &'static str {

@@ -180,7 +180,7 @@ impl PvClient {
         kind: &PvType,
         value: &Value,
     ) -> Result<(), ClientError> {
-        let wire = kind.to_epics(value).map_err(|reason| ClientError::Failed {
+        let wire = kind.to_wire(value).map_err(|reason| ClientError::Failed {
             pv: name.to_string(),
             operation: "put",
             reason,

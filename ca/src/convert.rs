@@ -176,6 +176,20 @@ impl PvType {
         }
     }
 
+    /// `value` as a client writes it to another server: long text as its
+    /// bytes and a NUL only (the server's array may be shorter than the one
+    /// this side serves), the rest as [`PvType::to_epics`].
+    pub(crate) fn to_wire(&self, value: &Value) -> Result<EpicsValue, String> {
+        match (self, self.accept_value(value)?) {
+            (PvType::Text { max_len }, Value::Text(t)) if *max_len > CA_STRING_LEN => {
+                let mut bytes = t.into_bytes();
+                bytes.push(0);
+                Ok(EpicsValue::CharArray(bytes.into()))
+            }
+            (_, accepted) => self.to_epics(&accepted),
+        }
+    }
+
     /// Whether `value` meets this type's rule (e.g. an autosaved value
     /// against today's limits), or why not.
     pub fn check(&self, value: &Value) -> Result<(), String> {

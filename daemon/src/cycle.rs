@@ -112,7 +112,9 @@ pub async fn run(
                         let short = name.strip_prefix(&ctx.prefixes.main).unwrap_or(&name).to_string();
                         let message = format!("{short}: the write of {sent} was refused ({reason})");
                         let said = format!("{message} [from {client}]");
-                        if let Some(line) = throttle.pass(&format!("refused:{short}"), said, Instant::now()) {
+                        // Held back only when the same write is refused again
+                        // (a flood); another mistake is told at once.
+                        if let Some(line) = throttle.pass(&format!("refused:{message}"), said, Instant::now()) {
                             error!("{line}");
                         }
                         if INPUTS.contains(&short.as_str()) {

@@ -187,3 +187,92 @@ fn mark(note: &Note) -> Result<Recovered, String> {
         reason,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callbacks::{RootAttributes, ScanFile};
+
+    fn running_file(dir: &Path, steps: usize) -> PathBuf {
+        let path = dir.join("FWS01_-1_1_n5_20261201-1000.h5");
+        let file = ScanFile::create(
+            &path,
+            &RootAttributes {
+                num_scans: 5,
+                position_scan: Some((-1.0, 1.0)),
+                relative_scan: false,
+                start_time: "2026-12-01T10:00:00+00:00".into(),
+                username: "op".into(),
+                daemon_version: "test".into(),
+                plan: vec![-1.0, -0.5, 0.0, 0.5, 1.0],
+            },
+        )
+        .unwrap();
+        for i in 0..steps {
+            file.write_step(i, &runner::StepData::default()).unwrap();
+        }
+        // Dropped without finish: what a killed daemon leaves.
+        path
+    }
+
+    fn attrs(path: &Path) -> (String, String, i64) {
+        let file = cloexec::h5::open_read(path).unwrap();
+        let steps: i64 = file.attr("completed_steps").unwrap().read_scalar().unwrap();
+        (
+            text_attr(&file, "exit_status").unwrap(),
+            text_attr(&file, "exit_reason").unwrap_or_default(),
+            steps,
+        )
+    }
+
+    /// Issue 11, A9: a file left Running is marked Interrupted once, with
+    /// the steps it holds; the note goes.
+    #[test]
+    fn a_file_left_open_is_marked_interrupted_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let file = running_file(&root, 3);
+        assert_eq!(attrs(&file).0, "Running");
+        let journal = Journal::new(&root, 1);
+        journal.open(&file).unwrap();
+        let found = journal.recover(&root).unwrap().unwrap();
+        assert_eq!(found.exit_status, "Interrupted");
+        let (status, reason, steps) = attrs(&file);
+        assert_eq!((status.as_str(), steps), ("Interrupted", 3));
+        assert!(reason.contains("3 steps are complete"), "{reason}");
+        assert_eq!(journal.recover(&root).unwrap(), None, "the note is gone");
+    }
+
+    /// A8: the ending the daemon could not write (disk full) is written at
+    /// the next start; a file that was closed after all is left alone.
+    #[test]
+    fn an_ending_that_could_not_be_written_is_written_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let file = running_file(&root, 2);
+        let journal = Journal::new(&root, 2);
+        journal
+            .not_recorded(
+                &file,
+                Ending {
+                    exit_status: "Failed".into(),
+                    exit_reason: "step 3: No space left on device".into(),
+                },
+            )
+            .unwrap();
+        journal.recover(&root).unwrap();
+        assert_eq!(
+            attrs(&file),
+            ("Failed".into(), "step 3: No space left on device".into(), 2)
+        );
+        journal.open(&file).unwrap();
+        let again = journal.recover(&root).unwrap().unwrap();
+        assert_eq!(again.exit_status, "Failed", "not marked twice");
+        // A note naming a file outside the data root touches nothing.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let outside = running_file(elsewhere.path(), 1);
+        journal.open(&outside).unwrap();
+        assert!(journal.recover(&root).is_err());
+        assert_eq!(attrs(&outside).0, "Running");
+    }
+}

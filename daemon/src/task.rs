@@ -148,7 +148,7 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
     let custom_root = ctx.custom.is_some().then(|| root.clone());
     let writer = match Hdf5Writer::open(folder, name, root, ctx.publisher.clone()).await {
         Ok(w) => w,
-        Err(e) => return TaskEnd::io_fail(format!("creating the file: {e}")),
+        Err(e) => return TaskEnd::io_fail(e.to_string()),
     };
     let file = writer.path().to_path_buf();
     let journal = ctx.journal.clone();

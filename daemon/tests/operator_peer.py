@@ -384,6 +384,135 @@ put("ScanControl", "ABORT")
 check(eventually("WarningLog", "no sequence is running"), f"WarningLog {text('WarningLog')!r}")
 check(text("ScanControl") == "RESUME", "idle ABORT reset")
 
+# 9. What a new user and a hostile client found (issue 11, section A).
+LOG = os.path.join(WORK, "log")
+
+
+def log_text():
+    time.sleep(0.3)  # the log file is written by a background thread
+    return "".join(open(os.path.join(LOG, n)).read() for n in sorted(os.listdir(LOG)))
+
+
+put("NumScans", 3)
+put("ScanStart", -1.0)
+put("ScanEnd", 1.0)
+put("OutputPath", "hostile")
+
+# A1: LogLevel WARNING silences the INFO lines of call sites that logged
+# before (stderr, the file and InfoLog); SilencedLoggers drops a module.
+check(run_sequence() == "Success", "a scan at INFO")
+seen = len(log_text())
+info_before = text("InfoLog")
+put("LogLevel", "WARNING")
+if IOC:
+    # [ioc] the daemon hears the IOC's LogLevel through its monitor, which
+    # may come after the Trigger's: give it a moment.
+    time.sleep(0.5)
+check(run_sequence() == "Success", "a scan at WARNING")
+new = log_text()[seen:]
+check(" INFO " not in new, f"no INFO line after LogLevel WARNING: {new[:400]!r}")
+check(text("InfoLog") == info_before, f"InfoLog unchanged: {text('InfoLog')!r}")
+put("LogLevel", "INFO")
+put("SilencedLoggers", "runner::sequence")
+if IOC:
+    time.sleep(0.5)
+seen = len(log_text())
+check(run_sequence() == "Success", "a scan with runner::sequence silenced")
+new = log_text()[seen:]
+check("sequence started" in new and "step done" not in new,
+      f"runner::sequence silenced, the rest kept: {new[:600]!r}")
+put("SilencedLoggers", "")
+
+# A5: a link inside the data root leads out: nothing is created past it.
+OUTSIDE = os.path.join(WORK, "outside")
+os.makedirs(OUTSIDE)
+os.symlink(OUTSIDE, os.path.join(DATA, "link"))
+check(text("FileName") != "", "a file name from the last scan")
+put("OutputPath", "link/newsub/deeper")
+check(run_sequence() == "Task Fail", "OutputPath through a link: Task Fail")
+check("symbolic link" in text("ErrorLog"), f"ErrorLog: {text('ErrorLog')!r}")
+check(os.listdir(OUTSIDE) == [], f"nothing made outside the data root: {os.listdir(OUTSIDE)}")
+# A10: a sequence that wrote nothing leaves no file name behind.
+check(text("FileName") == "", f"FileName cleared: {text('FileName')!r}")
+check(text("ScanExitStatus") == "Failed", "Failed")
+
+# A6: control characters in a path forge nothing.
+FORGED = "2026-12-01T00:00:00Z ERROR fws_daemon: FORGED"
+reply = cp_write(P + "OutputPath", ("nl\n" + FORGED).encode(), notify=True, timeout=5,
+                 repeater=False)
+if not IOC:
+    check(reply.status.name == "ECA_PUTFAIL", f"refused: {reply.status.name}")
+    check(text("OutputPath") == "link/newsub/deeper", "value kept")
+check(eventually("ErrorLog", "control character"), f"ErrorLog: {text('ErrorLog')!r}")
+check(run_sequence() == "Task Fail", "a Trigger before a valid OutputPath fails")
+check(not any(line.startswith(FORGED) for line in log_text().splitlines()), "no forged log line")
+check(not any("\n" in n for _, dirs, _ in os.walk(DATA) for n in dirs), "no folder with a newline")
+
+# A10: a 5000-byte OutputPath is refused with its length (not a byte list),
+# and the next sequence's reason replaces the last one's.
+reply = cp_write(P + "OutputPath", b"A" * 5000, notify=True, timeout=5, repeater=False)
+check(eventually("ErrorLog", "longer than the 255 this PV holds"), f"ErrorLog: {text('ErrorLog')!r}")
+check("[65, 65" not in text("ErrorLog"), f"no byte list: {text('ErrorLog')[:200]!r}")
+check('"AAAA' in text("ErrorLog"), f"the text quoted: {text('ErrorLog')[:200]!r}")
+check(run_sequence() == "Task Fail", "Task Fail on the refused OutputPath")
+check("OutputPath" in text("ScanExitReason") and len(text("ScanExitReason")) <= 1023,
+      f"ScanExitReason says why: {text('ScanExitReason')[:200]!r}")
+put("OutputPath", "hostile")
+
+# A7: extra PV files an operator names: a FIFO, a huge file, too many PVs;
+# each is a warning and the scan runs with the defaults.
+os.mkfifo(os.path.join(DATA, "fifo.yaml"))
+with open(os.path.join(DATA, "big.yaml"), "w") as f:
+    f.write("g:\n" + "".join(f"  - X:PV{i}\n" for i in range(200_000)))
+with open(os.path.join(DATA, "many.yaml"), "w") as f:
+    f.write("g:\n" + "".join(f"  - X:PV{i}\n" for i in range(10_001)))
+for name, says in [("fifo.yaml", "a FIFO, not a regular file"),
+                   ("big.yaml", "larger than 1048576 bytes"),
+                   ("many.yaml", "more than the 10000")]:
+    put("DataFilePath", name)
+    started_at = time.time()
+    check(run_sequence(timeout=30) == "Success", f"DataFilePath {name}: the scan runs")
+    check(time.time() - started_at < 10, f"{name}: no hang ({time.time() - started_at:.1f} s)")
+    check(says in text("WarningLog"), f"{name}: WarningLog {text('WarningLog')!r}")
+put("DataFilePath", "")
+
+# A10: ScanExitStatus says Running while a sequence runs. A12: a flood of
+# Triggers meanwhile is one warning line, then a count.
+put("NumScans", 25)
+seen = len(log_text())
+start_and_reach(2)
+check(text("ScanExitStatus") == "Running", f"Running: {text('ScanExitStatus')}")
+if not IOC:
+    # [ioc] a bo record posts no monitor for a write of its current value:
+    # the IOC never passes a flood of Trigger=1 on.
+    for _ in range(1000):
+        epics.caput(P + "Trigger", 1, wait=False)
+    epics.ca.flush_io()
+deadline = time.time() + 30
+while time.time() < deadline and get("Busy") == 1:
+    time.sleep(0.05)
+check(text("TaskStatus") == "Success", "the flooded scan completed")
+if not IOC:
+    deadline = time.time() + 10
+    while time.time() < deadline and "(repeated" not in log_text()[seen:]:
+        time.sleep(0.2)
+    flood = [l for l in log_text()[seen:].splitlines() if "Trigger from" in l]
+    check(1 <= len(flood) <= 3 and any("(repeated" in l for l in flood),
+          f"1000 ignored Triggers in {len(flood)} lines: {flood}")
+    # A11: the daemon's read-only PVs say so at connection.
+    for name, writable in [("Busy", False), ("TaskStatus", False), ("FileName", False),
+                           ("H-PDB-Sigma", False), ("NumScans", True), ("OutputPath", True)]:
+        pv = epics.PV(P + name, auto_monitor=False)
+        check(pv.wait_for_connection(timeout=5), f"{name} connects")
+        check(bool(pv.write_access) == writable, f"{name}: write_access {pv.write_access}")
+    try:
+        epics.caput(P + "Busy", 1, wait=True, timeout=5)
+        denied = ""
+    except epics.ca.CASeverityException as e:
+        denied = str(e)
+    check("Write access denied" in denied and get("Busy") == 0,
+          f"a put to Busy is denied and changes nothing: {denied!r}")
+
 # 5. Inputs persist across a restart.
 put("NumScans", 7)
 put("ScanStart", -1.25)

@@ -52,6 +52,10 @@ pub enum FitQuantity {
     FitOk,
 }
 
+/// The unit of a profile's integrals (a trace in V over positions in mm),
+/// of the Gaussian's amplitude and of its curve; fws-plot uses the same.
+pub const PROFILE_UNIT: &str = "V*mm";
+
 impl FitQuantity {
     /// Every quantity, the reference's eight first.
     pub const ALL: [FitQuantity; 13] = [
@@ -97,8 +101,11 @@ impl FitQuantity {
         )
     }
 
-    /// The unit: the reference's rule ("mm" when the name holds Pos, Sigma,
-    /// FWHM or Mean, else "V"); none for our unitless extras.
+    /// The unit: "mm" when the name holds Pos, Sigma, FWHM or Mean (as the
+    /// reference), else "V*mm": the profile's points are integrals of a
+    /// trace in V over positions in mm, and so are the Gaussian's amplitude
+    /// and curve (the reference said "V"; fws-plot, its CSV, the PVs and the
+    /// file now agree); none for our unitless extras.
     pub fn egu(self) -> Option<&'static str> {
         match self {
             Self::RedChi2 | Self::FitOk => None,
@@ -111,7 +118,7 @@ impl FitQuantity {
                     {
                         "mm"
                     } else {
-                        "V"
+                        PROFILE_UNIT
                     },
                 )
             }
@@ -513,7 +520,7 @@ mod tests {
         let sigma = last.find("scan", "Test:SCAN:DMN-H-PDB-Sigma-F").unwrap();
         assert_eq!(sigma.egu.as_deref(), Some("mm"));
         let amp = last.find("scan", "Test:SCAN:DMN-H-PDB-Amp").unwrap();
-        assert_eq!(amp.egu.as_deref(), Some("V"));
+        assert_eq!(amp.egu.as_deref(), Some(PROFILE_UNIT));
         assert!(last
             .find("scan", "Test:SCAN:DMN-H-PDB-RedChi2")
             .unwrap()
@@ -577,11 +584,11 @@ mod tests {
         assert_eq!(
             reference,
             [
-                ("Integral", "V"),
+                ("Integral", "V*mm"),
                 ("IntPos", "mm"),
-                ("GaussFit", "V"),
+                ("GaussFit", "V*mm"),
                 ("FitPos", "mm"),
-                ("Amp", "V"),
+                ("Amp", "V*mm"),
                 ("Mean", "mm"),
                 ("Sigma", "mm"),
                 ("FWHM", "mm"),

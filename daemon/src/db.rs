@@ -202,7 +202,7 @@ mod tests {
             "{history}"
         );
         let curve = record("V-PDR-GaussFit");
-        assert!(curve.contains("field(NELM, \"500\")") && curve.contains("field(EGU, \"V\")"));
+        assert!(curve.contains("field(NELM, \"500\")") && curve.contains("field(EGU, \"V*mm\")"));
         let sigma = record("H-APDL-Sigma");
         assert!(sigma.starts_with("record(ai,") && sigma.contains("field(EGU, \"mm\")"));
         assert_eq!(db.matches("record(").count(), bridge_pvs("x", 10).len());

@@ -245,11 +245,14 @@ impl Plan {
             })
             .sum();
         let steps = self.len() as f64;
-        Duration::from_secs_f64(
+        // Costs and distances a caller chose can exceed what a Duration
+        // holds: the estimate then saturates rather than panics.
+        Duration::try_from_secs_f64(
             steps * costs.per_step.as_secs_f64()
                 + costs.first_step_extra.as_secs_f64()
                 + travel * costs.per_unit_travel.as_secs_f64(),
         )
+        .unwrap_or(Duration::MAX)
     }
 }
 
@@ -350,5 +353,13 @@ mod tests {
             Plan::list(vec![], 10).unwrap().estimate_duration(&costs),
             Duration::ZERO
         );
+        // Issue 11, A13: costs beyond what a Duration holds saturate.
+        let huge = StepCosts {
+            per_step: Duration::MAX,
+            first_step_extra: Duration::MAX,
+            per_unit_travel: Duration::MAX,
+        };
+        let far = Plan::list(vec![-1e300, 1e300], 10).unwrap();
+        assert_eq!(far.estimate_duration(&huge), Duration::MAX);
     }
 }

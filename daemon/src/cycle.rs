@@ -6,6 +6,7 @@ use crate::autosave::Autosave;
 use crate::bridge::{TaskStatus, INPUTS};
 use crate::context::Context;
 use crate::logging;
+use crate::memory;
 use crate::task;
 use crate::throttle::Throttle;
 use crate::watchdog::{Liveness, BEAT_PERIOD};
@@ -259,6 +260,8 @@ fn finish(ctx: &Context, end: &task::TaskEnd, took: Duration) {
     }
     ctx.set("Busy", Value::Long(0));
     ctx.set("Trigger", Value::Long(0));
+    // After the operator sees the end: off the async workers.
+    tokio::task::spawn_blocking(memory::give_back);
     info!(
         "sequence ended: {status:?} ({}) after {:.3} s",
         end.exit.label(),

@@ -169,6 +169,9 @@ impl<S: Subscriber> Layer<S> for PvLayer {
     }
 }
 
+/// Lines waiting for the log file's writer thread.
+const LOG_QUEUE_LINES: usize = 8192;
+
 /// The log file's writer guard: dropping it flushes the file.
 static FILE_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
     std::sync::Mutex::new(None);
@@ -206,7 +209,12 @@ pub fn init(log_dir: &Path) -> Result<(), String> {
         .max_log_files(30)
         .build(log_dir)
         .map_err(|e| format!("log folder {}: {e}", log_dir.display()))?;
-    let (file, guard) = tracing_appender::non_blocking(appender);
+    // A bounded queue of lines for the writer thread: 128 000 by default, a
+    // 4 MB array touched page by page as lines pass; a few thousand lines
+    // cover any burst (a full queue drops lines, and says how many).
+    let (file, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .finish(appender);
     let (filter, handle) = reloadable();
     tracing_subscriber::registry()
         .with(filter)

@@ -12,6 +12,7 @@ mod db;
 mod host;
 mod journal;
 mod logging;
+mod memory;
 mod station;
 mod task;
 mod throttle;

@@ -343,6 +343,127 @@ pub fn emptiest_corner(area: &Rect, size: (f64, f64), margin: f64, points: &[(f6
         .unwrap_or_else(|| Rect::from_min_size(corners[0], size))
 }
 
+/// Marker radius of a profile point at full size (logical pixels).
+pub const MARKER: f64 = 5.0;
+
+/// The markers' radius: the full size while neighbours stay apart, down
+/// to 60 % of it where a dense scan would pile them up.
+pub fn marker_radius(markers: &[(f64, f64)], scale: f64) -> f64 {
+    let mut gaps: Vec<f64> = markers
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
+        .collect();
+    if gaps.is_empty() {
+        return scale * MARKER;
+    }
+    gaps.sort_by(f64::total_cmp);
+    let median = gaps[gaps.len() / 2];
+    (median / 2.5).clamp(0.6 * scale * MARKER, scale * MARKER)
+}
+
+/// Where the profile view's parts go (screen pixels), the same in the
+/// window and the export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileLayout {
+    /// The markers' radius.
+    pub radius: f64,
+    /// Markers so dense that the fit line goes on top of them.
+    pub dense: bool,
+    /// The legend and parameter box.
+    pub legend: Rect,
+    /// Each marker's label box, or `None` where left out.
+    pub labels: Vec<Option<Rect>>,
+}
+
+/// Lays out the profile view inside `area`: `markers` (step, centre) in
+/// step order, the fit `curve` as drawn, the fitted mean's `peak_x`, the
+/// legend's size, each step label's size; lengths scale with `scale`.
+pub fn profile_layout(
+    area: Rect,
+    markers: &[(usize, (f64, f64))],
+    curve: &[(f64, f64)],
+    peak_x: f64,
+    legend_size: (f64, f64),
+    label_size: &dyn Fn(usize) -> (f64, f64),
+    scale: f64,
+) -> ProfileLayout {
+    let centres: Vec<(f64, f64)> = markers.iter().map(|m| m.1).collect();
+    let radius = marker_radius(&centres, scale);
+    let crowd: Vec<(f64, f64)> = centres
+        .iter()
+        .copied()
+        .chain(curve.iter().step_by(10).copied())
+        .collect();
+    let legend = emptiest_corner(&area, legend_size, scale * 10.0, &crowd);
+    // Flanks label outwards, away from the curve's inside.
+    let labels: Vec<Label> = markers
+        .iter()
+        .map(|&(step, at)| Label {
+            step,
+            anchor: at,
+            size: label_size(step),
+            side: if at.0 < peak_x - scale * 2.0 {
+                Side::Left
+            } else if at.0 > peak_x + scale * 2.0 {
+                Side::Right
+            } else {
+                Side::Above
+            },
+        })
+        .collect();
+    let obstacles = Obstacles {
+        area: Some(area),
+        markers: centres,
+        marker_radius: radius + scale,
+        boxes: vec![legend],
+        lines: vec![curve.to_vec()],
+    };
+    let spacing = Spacing {
+        gap: scale * 2.0,
+        pad: scale * 1.5,
+        max_labels: 40,
+    };
+    ProfileLayout {
+        radius,
+        dense: radius < scale * MARKER,
+        legend,
+        labels: place(&labels, &obstacles, &spacing),
+    }
+}
+
+/// Lays out the ROI view's peak labels: above each trace's peak, clear of
+/// the other peaks, each other and `boxes` (the colour key).
+pub fn peak_layout(
+    area: Rect,
+    peaks: &[(usize, (f64, f64))],
+    boxes: Vec<Rect>,
+    label_size: &dyn Fn(usize) -> (f64, f64),
+    scale: f64,
+) -> Vec<Option<Rect>> {
+    let labels: Vec<Label> = peaks
+        .iter()
+        .map(|&(step, at)| Label {
+            step,
+            anchor: at,
+            size: label_size(step),
+            side: Side::Above,
+        })
+        .collect();
+    let obstacles = Obstacles {
+        area: Some(area),
+        markers: peaks.iter().map(|p| p.1).collect(),
+        marker_radius: scale * 2.0,
+        boxes,
+        lines: Vec::new(),
+    };
+    let spacing = Spacing {
+        gap: scale * 2.0,
+        pad: scale * 1.5,
+        max_labels: 40,
+    };
+    place(&labels, &obstacles, &spacing)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@
 
 pub mod analysis;
 pub mod export;
+pub mod figure;
+pub mod follow;
 pub mod format;
 pub mod glyphs;
 pub mod gui;

@@ -71,6 +71,18 @@ pub fn aligned(lines: &[ParameterLine]) -> Vec<String> {
         .collect()
 }
 
+/// The lines on one line, for a log: `Amp 44.1047 ± 3.3e-4 V*mm, Mean ...`.
+pub fn one_line(lines: &[ParameterLine]) -> String {
+    lines
+        .iter()
+        .map(|l| match &l.error {
+            Some(e) => format!("{} {} ± {e} {}", l.name, l.value, l.unit),
+            None => format!("{} {} {}", l.name, l.value, l.unit),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The parameter box: Amp, Mean, Sigma, FWHM with standard errors and
 /// units.
 pub fn parameter_lines(fit: &GaussianFit) -> Vec<ParameterLine> {

@@ -9,8 +9,9 @@
 
 use clap::Parser;
 use planner::ScannerIndex;
-use plot_cli::analysis::{analyse, parameter_text, Settings};
+use plot_cli::analysis::{analyse, Settings};
 use plot_cli::follow::{Patience, Verdict};
+use plot_cli::format::{one_line, parameter_lines};
 use plot_cli::scan_file::{exit_status, read_scan, IopsChannel, PlotError, ScanData};
 use plot_cli::{export, gui};
 use std::collections::BTreeSet;
@@ -347,7 +348,7 @@ fn render_once(args: &Args, index: Option<ScannerIndex>) -> Result<(), PlotError
     let selected = profile.points.iter().filter(|p| p.selected).count();
     // The fit's parameters when there is one; why not is the error below.
     let fitted = match &profile.fit {
-        Ok(_) => format!("; {}", parameter_text(&profile.fit).join(", ")),
+        Ok(fit) => format!("; {}", one_line(&parameter_lines(fit))),
         Err(_) => String::new(),
     };
     eprintln!(

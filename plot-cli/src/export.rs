@@ -16,7 +16,7 @@ use std::sync::Once;
 pub const IMAGE_SIZE: (u32, u32) = figure::SIZE;
 /// The PNG is drawn this many times larger and averaged down: plotters
 /// draws lines, circles and fills without anti-aliasing.
-const SUPERSAMPLE: u32 = 2;
+const SUPERSAMPLE: u32 = figure::Target::PNG.scale as u32;
 
 /// The settings as one line (titles, CSV header, logs).
 pub fn settings_line(settings: &Settings, steps: usize) -> String {
@@ -130,7 +130,7 @@ pub fn render_svg(
     let mut svg = String::new();
     let drawn = {
         let root = SVGBackend::with_string(&mut svg, IMAGE_SIZE).into_drawing_area();
-        let drawn = figure::draw(&root, 1.0, data, profile, settings)?;
+        let drawn = figure::draw(&root, figure::Target::SVG, data, profile, settings)?;
         root.present().map_err(|e| e.to_string())?;
         drawn
     };
@@ -150,7 +150,7 @@ pub fn render_png(
     let drawn = {
         let backend = GlyphText::new(BitMapBackend::with_buffer(&mut big, (bw, bh)));
         let root = backend.into_drawing_area();
-        let drawn = figure::draw(&root, f64::from(SUPERSAMPLE), data, profile, settings)?;
+        let drawn = figure::draw(&root, figure::Target::PNG, data, profile, settings)?;
         root.present().map_err(|e| e.to_string())?;
         drawn
     };

@@ -176,15 +176,40 @@ fn px<DB: DrawingBackend>(chart: &Axes<'_, DB>, x: f64, y: f64) -> (f64, f64) {
     (f64::from(a), f64::from(b))
 }
 
+/// How a figure is drawn: its lengths' scale, and how much wider than
+/// measured the viewer's text may come out (an SVG is shown in whatever
+/// sans-serif the viewer has, often wider than egui's face).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    /// Pixels per logical pixel.
+    pub scale: f64,
+    /// Label boxes are this many times the measured text.
+    pub text_slack: f64,
+}
+
+impl Target {
+    /// The PNG: drawn at twice its size, text drawn as measured.
+    pub const PNG: Target = Target {
+        scale: 2.0,
+        text_slack: 1.0,
+    };
+    /// The SVG: at its size; DejaVu Sans, a common fallback, is 15 % wider.
+    pub const SVG: Target = Target {
+        scale: 1.0,
+        text_slack: 1.15,
+    };
+}
+
 /// Draws both views and the footer on `root`.
 pub fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    scale: f64,
+    target: Target,
     data: &ScanData,
     profile: &Profile,
     settings: &Settings,
 ) -> Result<Drawn, String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let scale = target.scale;
     root.fill(&WHITE).map_err(e)?;
     let (_, height) = root.dim_in_pixel();
     let (top, footer) = root.split_vertically(height - (scale * FOOTER) as u32);
@@ -200,8 +225,8 @@ pub fn draw<DB: DrawingBackend>(
         .map_err(e)?;
     let (width, _) = top.dim_in_pixel();
     let (left, right) = top.split_horizontally(width / 2);
-    let mut drawn = draw_profile(&left, scale, data, profile)?;
-    drawn.peak_labels = draw_waves(&right, scale, data, profile)?;
+    let mut drawn = draw_profile(&left, target, data, profile)?;
+    drawn.peak_labels = draw_waves(&right, target, data, profile)?;
     // Back to logical pixels.
     let un = |p: (f64, f64)| (p.0 / scale, p.1 / scale);
     let un_rect = |r: Rect| Rect {
@@ -390,11 +415,12 @@ impl Legend {
 
 fn draw_profile<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    scale: f64,
+    target: Target,
     data: &ScanData,
     profile: &Profile,
 ) -> Result<Drawn, String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let scale = target.scale;
     // Headroom above the peak for its labels and the legend.
     let x = span(
         profile
@@ -441,7 +467,10 @@ fn draw_profile<DB: DrawingBackend>(
         .as_ref()
         .map(|f| px(&chart, f.params.mean, 0.0).0)
         .unwrap_or((plot.min.0 + plot.max.0) / 2.0);
-    let label_size = |step: usize| text_size(SANS, scale * LABEL_FONT, &step.to_string());
+    let label_size = |step: usize| {
+        let (w, h) = text_size(SANS, scale * LABEL_FONT, &step.to_string());
+        (w * target.text_slack, h)
+    };
     let layout = profile_layout(
         plot,
         &markers,
@@ -508,11 +537,12 @@ fn draw_profile<DB: DrawingBackend>(
 
 fn draw_waves<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    scale: f64,
+    target: Target,
     data: &ScanData,
     profile: &Profile,
 ) -> Result<Vec<(usize, Rect)>, String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let scale = target.scale;
     let traces = &profile.traces;
     let x = span(traces.iter().flat_map(|t| t.x.iter().copied()), 0.0);
     let y = span(traces.iter().flat_map(|t| t.y.iter().copied()), 0.1);
@@ -607,7 +637,10 @@ fn draw_waves<DB: DrawingBackend>(
         .iter()
         .map(|t| (t.step, px(&chart, t.peak.0, t.peak.1)))
         .collect();
-    let label_size = |step: usize| text_size(SANS, scale * LABEL_FONT, &step.to_string());
+    let label_size = |step: usize| {
+        let (w, h) = text_size(SANS, scale * LABEL_FONT, &step.to_string());
+        (w * target.text_slack, h)
+    };
     let placed = peak_layout(plot, &peaks, boxes, &label_size, scale);
     let to_i = |p: (f64, f64)| rel(area, p);
     let mut out = Vec::new();

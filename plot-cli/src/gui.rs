@@ -50,9 +50,10 @@ const FRAMES_BEFORE_SCREENSHOT: u32 = 5;
 
 /// Labelled ticks at least this far apart (points): x labels are wider.
 const TICK_SPACING: (f64, f64) = (70.0, 40.0);
-/// Grid lines closer than this are not drawn; at the upper end they are
-/// at full strength.
-const GRID_SPACING: (f32, f32) = (6.0, 300.0);
+/// Grid lines closer than this are not drawn; their strength grows to the
+/// upper end (egui_plot takes its square root: minor lines ~20 points apart
+/// come out at a tenth of the text colour, numbered ones at a quarter).
+const GRID_SPACING: (f32, f32) = (6.0, 1500.0);
 /// Step labels' and the legend's font sizes (points).
 const LABEL_FONT: f32 = 12.0;
 const BOX_FONT: f32 = 13.0;

@@ -1,5 +1,5 @@
-//! Writes a simulated 21-step scan (this daemon's writer, the simulator's
-//! beam: sigma 1.7 mm) to a folder, and prints the file's path.
+//! Writes a simulated scan (this daemon's writer, the simulator's beam:
+//! sigma 1.7 mm; 21 steps unless told) to a folder, and prints its path.
 //!
 //! `cargo run -p plot-cli --example simulated_scan -- OUT_DIR [STEPS]`
 

@@ -48,7 +48,7 @@ pub struct ProfilePoint {
     pub step: usize,
     /// Centroid of the smoothed ROI (mm).
     pub centroid: f64,
-    /// Integral of the smoothed ROI (V·mm).
+    /// Integral of the smoothed ROI (V*mm).
     pub integral: f64,
     /// In the fit (not toggled off by the user).
     pub selected: bool,
@@ -184,23 +184,47 @@ pub fn analyse(data: &ScanData, settings: &Settings, deselected: &BTreeSet<usize
     }
 }
 
-/// The parameter box's text: Amp, Mean, Sigma, FWHM with standard errors.
+/// The parameter box's text: Amp, Mean, Sigma, FWHM with standard errors
+/// and units in aligned columns, or why there is no fit.
 pub fn parameter_text(fit: &Result<GaussianFit, String>) -> Vec<String> {
     match fit {
         Err(why) => vec![why.clone()],
-        Ok(f) => {
-            let e = &f.errors;
-            let pm = |v: f64, err: Option<f64>| match err {
-                Some(err) => format!("{v:.4} ± {err:.2e}"),
-                None => format!("{v:.4}"),
-            };
-            let fwhm_err = e.sigma.map(|s| s * fitting::FWHM_PER_SIGMA);
-            vec![
-                format!("Amp:  {}", pm(f.params.amplitude, e.amplitude)),
-                format!("Mean: {} mm", pm(f.params.mean, e.mean)),
-                format!("Sig:  {} mm", pm(f.params.sigma, e.sigma)),
-                format!("FWHM: {} mm", pm(f.fwhm, fwhm_err)),
-            ]
-        }
+        Ok(f) => crate::format::aligned(&crate::format::parameter_lines(f)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parameter_box_has_units_and_no_negative_zero() {
+        // A beam centred a hair left of 0: the fitted mean is about -1e-7 mm.
+        let x = fitting::linspace(-6.0, 6.0, 21);
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&v| fitting::gaussian(v, 44.0, -1e-7, 1.7, 0.0))
+            .collect();
+        let fit = fitting::fit_gaussian(&x, &y).map_err(|e| e.to_string());
+        assert!(fit.as_ref().is_ok_and(|f| f.params.mean < 0.0));
+        let text = parameter_text(&fit);
+        assert_eq!(text.len(), 4, "{text:?}");
+        assert!(
+            text[0].starts_with("Amp ") && text[0].ends_with(" V*mm"),
+            "{text:?}"
+        );
+        assert!(text[0].contains(" ± "), "with its standard error: {text:?}");
+        assert!(
+            text[1].starts_with("Mean ") && text[1].ends_with(" mm"),
+            "{text:?}"
+        );
+        assert!(text[1].contains(" 0.0000 "), "{text:?}");
+        assert!(!text.iter().any(|t| t.contains("-0.0000")), "{text:?}");
+        assert!(text[2].starts_with("Sigma ") && text[2].contains(" 1.7000 "));
+        assert!(text[3].starts_with("FWHM ") && text[3].ends_with(" mm"));
+        assert_eq!(
+            parameter_text(&Err("4 selected points: a fit needs 5".into())),
+            ["4 selected points: a fit needs 5"]
+        );
     }
 }

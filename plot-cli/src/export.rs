@@ -1,10 +1,11 @@
-//! Headless output: both views in one PNG or SVG (plotters), and the
-//! profile points, selection and fit as CSV.
+//! Headless output: both views in one PNG or SVG ([`crate::figure`]),
+//! and the profile points, selection and fit as CSV.
 
-use crate::analysis::{parameter_text, Profile, Settings};
+use crate::analysis::{Profile, Settings};
+use crate::figure::{self, Drawn};
+use crate::format::{INTEGRAL_UNIT, POSITION_UNIT};
+use crate::glyphs::{GlyphText, SANS};
 use crate::scan_file::{PlotError, ScanData};
-use plotters::coord::types::RangedCoordf64;
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::fmt::Write as _;
@@ -12,8 +13,10 @@ use std::path::Path;
 use std::sync::Once;
 
 /// Size of an exported image: both views side by side.
-pub const IMAGE_SIZE: (u32, u32) = (1600, 700);
-const FONT: &str = "sans-serif";
+pub const IMAGE_SIZE: (u32, u32) = figure::SIZE;
+/// The PNG is drawn this many times larger and averaged down: plotters
+/// draws lines, circles and fills without anti-aliasing.
+const SUPERSAMPLE: u32 = figure::Target::PNG.scale as u32;
 
 /// The settings as one line (titles, CSV header, logs).
 pub fn settings_line(settings: &Settings, steps: usize) -> String {
@@ -34,11 +37,12 @@ pub fn settings_line(settings: &Settings, steps: usize) -> String {
 }
 
 /// The CSV: `kind,label,x,y,z` rows. `point,<step>,<centroid mm>,<integral
-/// V·mm>,<1 selected|0>`; `param,<amplitude|mean|sigma|offset|fwhm|red_chi2>,
-/// <value>,<standard error>,`; `curve,,<x mm>,<y>,`.
+/// V*mm>,<1 selected|0>`; `param,<amplitude|mean|sigma|offset|fwhm|red_chi2>,
+/// <value>,<standard error>,<unit>`; `curve,,<x mm>,<y V*mm>,`.
 pub fn csv(data: &ScanData, profile: &Profile, settings: &Settings) -> String {
     let mut out = format!(
-        "# fws-plot {}: channel {} ({}), {}\nkind,label,x,y,z\n",
+        "# fws-plot {}: channel {} ({}), {}; point x = centroid ({POSITION_UNIT}), \
+         y = integral ({INTEGRAL_UNIT})\nkind,label,x,y,z\n",
         data.path.display(),
         data.channel,
         data.trace_name,
@@ -57,23 +61,31 @@ pub fn csv(data: &ScanData, profile: &Profile, settings: &Settings) -> String {
     if let Ok(fit) = &profile.fit {
         let e = &fit.errors;
         let err = |v: Option<f64>| v.map(|v| format!("{v:?}")).unwrap_or_default();
-        for (name, value, error) in [
-            ("amplitude", fit.params.amplitude, err(e.amplitude)),
-            ("mean", fit.params.mean, err(e.mean)),
-            ("sigma", fit.params.sigma, err(e.sigma)),
-            ("offset", fit.params.offset, err(e.offset)),
+        let chi2_unit = format!("({INTEGRAL_UNIT})^2");
+        for (name, value, error, unit) in [
+            (
+                "amplitude",
+                fit.params.amplitude,
+                err(e.amplitude),
+                INTEGRAL_UNIT,
+            ),
+            ("mean", fit.params.mean, err(e.mean), POSITION_UNIT),
+            ("sigma", fit.params.sigma, err(e.sigma), POSITION_UNIT),
+            ("offset", fit.params.offset, err(e.offset), INTEGRAL_UNIT),
             (
                 "fwhm",
                 fit.fwhm,
                 err(e.sigma.map(|s| s * fitting::FWHM_PER_SIGMA)),
+                POSITION_UNIT,
             ),
             (
                 "red_chi2",
                 fit.quality.reduced_chi_square.unwrap_or(f64::NAN),
                 String::new(),
+                chi2_unit.as_str(),
             ),
         ] {
-            let _ = writeln!(out, "param,{name},{value:?},{error},");
+            let _ = writeln!(out, "param,{name},{value:?},{error},{unit}");
         }
     }
     for (x, y) in &profile.curve {
@@ -93,14 +105,86 @@ pub fn write_text(path: &Path, text: &str) -> Result<(), PlotError> {
 fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        // egui's own font: the export and the window draw with the same face,
-        // and no system font is needed.
+        // The SVG's text boxes are measured by plotters' own font table;
+        // egui's face, as the PNG and the window draw with.
         let _ = plotters::style::register_font(
-            FONT,
+            SANS,
             FontStyle::Normal,
             epaint_default_fonts::UBUNTU_LIGHT,
         );
+        let _ = plotters::style::register_font(
+            crate::glyphs::MONO,
+            FontStyle::Normal,
+            epaint_default_fonts::HACK_REGULAR,
+        );
     });
+}
+
+/// Both views as an SVG document, and where things went.
+pub fn render_svg(
+    data: &ScanData,
+    profile: &Profile,
+    settings: &Settings,
+) -> Result<(String, Drawn), String> {
+    register_font();
+    let mut svg = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut svg, IMAGE_SIZE).into_drawing_area();
+        let drawn = figure::draw(&root, figure::Target::SVG, data, profile, settings)?;
+        root.present().map_err(|e| e.to_string())?;
+        drawn
+    };
+    Ok((svg, drawn))
+}
+
+/// Both views as PNG bytes, and where things went.
+pub fn render_png(
+    data: &ScanData,
+    profile: &Profile,
+    settings: &Settings,
+) -> Result<(Vec<u8>, Drawn), String> {
+    register_font();
+    let (w, h) = IMAGE_SIZE;
+    let (bw, bh) = (w * SUPERSAMPLE, h * SUPERSAMPLE);
+    let mut big = vec![255u8; (bw * bh * 3) as usize];
+    let drawn = {
+        let backend = GlyphText::new(BitMapBackend::with_buffer(&mut big, (bw, bh)));
+        let root = backend.into_drawing_area();
+        let drawn = figure::draw(&root, figure::Target::PNG, data, profile, settings)?;
+        root.present().map_err(|e| e.to_string())?;
+        drawn
+    };
+    let small = downsample(&big, (bw, bh), SUPERSAMPLE);
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+        writer.write_image_data(&small).map_err(|e| e.to_string())?;
+    }
+    Ok((bytes, drawn))
+}
+
+/// Averages `k` x `k` blocks of an RGB image.
+fn downsample(big: &[u8], (bw, bh): (u32, u32), k: u32) -> Vec<u8> {
+    let (w, h) = ((bw / k) as usize, (bh / k) as usize);
+    let (bw, k) = (bw as usize, k as usize);
+    let mut out = vec![0u8; w * h * 3];
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let mut sum = 0u32;
+                for dy in 0..k {
+                    for dx in 0..k {
+                        sum += u32::from(big[((y * k + dy) * bw + x * k + dx) * 3 + c]);
+                    }
+                }
+                out[(y * w + x) * 3 + c] = ((sum + (k * k / 2) as u32) / (k * k) as u32) as u8;
+            }
+        }
+    }
+    out
 }
 
 /// Renders both views into `path` (`.png` or `.svg`).
@@ -110,183 +194,36 @@ pub fn image(
     profile: &Profile,
     settings: &Settings,
 ) -> Result<(), PlotError> {
-    register_font();
-    let failed = |e: String| PlotError::Write {
+    let failed = |reason: String| PlotError::Write {
         path: path.to_path_buf(),
-        reason: e,
+        reason,
     };
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
+    let bytes = match image_kind(path) {
+        Some(ImageKind::Png) => render_png(data, profile, settings).map_err(failed)?.0,
+        Some(ImageKind::Svg) => render_svg(data, profile, settings)
+            .map_err(failed)?
+            .0
+            .into_bytes(),
+        None => return Err(failed("--save takes a .png or .svg file name".into())),
+    };
+    std::fs::write(path, bytes).map_err(|e| failed(e.to_string()))
+}
+
+/// The image formats `--save` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// `.png`.
+    Png,
+    /// `.svg`.
+    Svg,
+}
+
+/// The format `path`'s extension names, if one `--save` writes.
+pub fn image_kind(path: &Path) -> Option<ImageKind> {
+    let ext = path.extension()?.to_string_lossy().to_lowercase();
     match ext.as_str() {
-        "png" => {
-            let root = BitMapBackend::new(path, IMAGE_SIZE).into_drawing_area();
-            draw(&root, data, profile, settings).map_err(failed)?;
-            root.present().map_err(|e| failed(e.to_string()))
-        }
-        "svg" => {
-            let root = SVGBackend::new(path, IMAGE_SIZE).into_drawing_area();
-            draw(&root, data, profile, settings).map_err(failed)?;
-            root.present().map_err(|e| failed(e.to_string()))
-        }
-        _ => Err(failed("--save takes a .png or .svg file name".to_string())),
+        "png" => Some(ImageKind::Png),
+        "svg" => Some(ImageKind::Svg),
+        _ => None,
     }
-}
-
-fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = if hi > lo {
-        (hi - lo) * 0.08
-    } else {
-        lo.abs().max(1.0) * 0.1
-    };
-    (lo - pad, hi + pad)
-}
-
-type Axes<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// One view's titled axes with their grid, over `(x0, x1, y0, y1)`.
-fn axes<'a, DB: DrawingBackend>(
-    area: &'a DrawingArea<DB, Shift>,
-    title: String,
-    (x0, x1, y0, y1): (f64, f64, f64, f64),
-    (x_desc, y_desc): (&str, &str),
-) -> Result<Axes<'a, DB>, String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT, 24).into_font())
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(BLACK.mix(0.05))
-        .draw()
-        .map_err(e)?;
-    Ok(chart)
-}
-
-fn draw<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    data: &ScanData,
-    profile: &Profile,
-    settings: &Settings,
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(e)?;
-    let (top, footer) = root.split_vertically(IMAGE_SIZE.1 - 30);
-    footer
-        .draw(&Text::new(
-            format!(
-                "{}  ·  {}",
-                data.path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                settings_line(settings, data.steps.len())
-            ),
-            (10, 5),
-            (FONT, 16).into_font().color(&BLACK.mix(0.7)),
-        ))
-        .map_err(e)?;
-    let (left, right) = top.split_horizontally(IMAGE_SIZE.0 / 2);
-
-    // The profile: integral against centroid, labelled by step, with the fit.
-    let (x0, x1) = span(
-        profile
-            .points
-            .iter()
-            .map(|p| p.centroid)
-            .chain(profile.curve.iter().map(|c| c.0)),
-    );
-    let (y0, y1) = span(
-        profile
-            .points
-            .iter()
-            .map(|p| p.integral)
-            .chain(profile.curve.iter().map(|c| c.1)),
-    );
-    let mut chart = axes(
-        &left,
-        format!("Intensity Profile: {}", data.channel),
-        (x0, x1, y0, y1),
-        ("Centroid Position (mm)", "Profile Area (V·mm)"),
-    )?;
-    let crimson = RGBColor(220, 20, 60);
-    let gray = RGBColor(190, 190, 190);
-    let navy = RGBColor(0, 0, 128);
-    chart
-        .draw_series(profile.points.iter().map(|p| {
-            let color = if p.selected { crimson } else { gray };
-            Circle::new((p.centroid, p.integral), 5, color.filled())
-        }))
-        .map_err(e)?;
-    chart
-        .draw_series(profile.points.iter().map(|p| {
-            Text::new(
-                p.step.to_string(),
-                (p.centroid, p.integral),
-                (FONT, 14).into_font().color(&BLACK.mix(0.85)),
-            )
-        }))
-        .map_err(e)?;
-    if !profile.curve.is_empty() {
-        chart
-            .draw_series(DashedLineSeries::new(
-                profile.curve.iter().copied(),
-                8,
-                5,
-                navy.stroke_width(2),
-            ))
-            .map_err(e)?;
-    }
-    for (i, line) in parameter_text(&profile.fit).iter().enumerate() {
-        left.draw(&Text::new(
-            line.clone(),
-            (95, 60 + 20 * i as i32),
-            (FONT, 16).into_font(),
-        ))
-        .map_err(e)?;
-    }
-
-    // The ROI waveforms of every step shown, labelled at their peaks.
-    let (wx0, wx1) = span(profile.traces.iter().flat_map(|t| t.x.iter().copied()));
-    let (wy0, wy1) = span(profile.traces.iter().flat_map(|t| t.y.iter().copied()));
-    let mut waves = axes(
-        &right,
-        format!("ROI Waveforms: {}", data.channel),
-        (wx0, wx1, wy0, wy1),
-        ("Position (mm)", "Intensity (V)"),
-    )?;
-    for (i, trace) in profile.traces.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        waves
-            .draw_series(LineSeries::new(
-                trace.x.iter().copied().zip(trace.y.iter().copied()),
-                color.stroke_width(2),
-            ))
-            .map_err(e)?;
-        waves
-            .draw_series(std::iter::once(Text::new(
-                trace.step.to_string(),
-                trace.peak,
-                (FONT, 14).into_font().color(&color),
-            )))
-            .map_err(e)?;
-    }
-    Ok(())
 }

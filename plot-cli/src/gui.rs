@@ -2,10 +2,19 @@
 //! (egui/eframe with egui_plot), under the reference's controls. Every
 //! number comes from [`crate::analysis`], as in the headless export.
 
-use crate::analysis::{analyse, parameter_text, Profile, Settings};
+use crate::analysis::{analyse, Profile, Settings};
+use crate::figure::{legend_rows, Mark, PROFILE_AXES, ROI_AXES};
+use crate::follow::{Patience, Verdict};
+use crate::format::INTEGRAL_UNIT;
+use crate::labels::{self, Rect, MARKER};
+use crate::palette::{self, Rgb};
 use crate::scan_file::{read_scan, IopsChannel, PlotError, ScanData};
-use eframe::egui::{self, Align2, Color32, Pos2, RichText};
-use egui_plot::{Line, LineStyle, Plot, PlotPoint, PlotPoints, PlotUi, Points, Text};
+use crate::ticks;
+use eframe::egui::{self, Color32, FontId, Painter, Pos2, Rangef, Stroke, Vec2};
+use egui_plot::{
+    AxisHints, GridInput, GridMark, Line, Plot, PlotPoint, PlotPoints, PlotTransform, PlotUi,
+    Points,
+};
 use planner::ScannerIndex;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -39,22 +48,19 @@ pub const WINDOW_SIZE: [f32; 2] = [1400.0, 800.0];
 /// Frames drawn before the screenshot (layout and fonts settle).
 const FRAMES_BEFORE_SCREENSHOT: u32 = 5;
 
-const CRIMSON: Color32 = Color32::from_rgb(220, 20, 60);
-const LIGHT_GRAY: Color32 = Color32::from_rgb(190, 190, 190);
-const NAVY: Color32 = Color32::from_rgb(0, 0, 128);
-/// matplotlib's tab10, the reference's trace colours.
-const TAB10: [Color32; 10] = [
-    Color32::from_rgb(31, 119, 180),
-    Color32::from_rgb(255, 127, 14),
-    Color32::from_rgb(44, 160, 44),
-    Color32::from_rgb(214, 39, 40),
-    Color32::from_rgb(148, 103, 189),
-    Color32::from_rgb(140, 86, 75),
-    Color32::from_rgb(227, 119, 194),
-    Color32::from_rgb(127, 127, 127),
-    Color32::from_rgb(188, 189, 34),
-    Color32::from_rgb(23, 190, 207),
-];
+/// Labelled ticks at least this far apart (points): x labels are wider.
+const TICK_SPACING: (f64, f64) = (70.0, 40.0);
+/// Grid lines closer than this are not drawn; their strength grows to the
+/// upper end (egui_plot takes its square root: minor lines ~20 points apart
+/// come out at a tenth of the text colour, numbered ones at a quarter).
+const GRID_SPACING: (f32, f32) = (6.0, 1500.0);
+/// Step labels' and the legend's font sizes (points).
+const LABEL_FONT: f32 = 12.0;
+const BOX_FONT: f32 = 13.0;
+
+fn c32(c: Rgb) -> Color32 {
+    Color32::from_rgb(c[0], c[1], c[2])
+}
 
 /// What a drag in the profile view does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +91,11 @@ struct App {
     outcome: Arc<Mutex<Result<(), PlotError>>>,
     /// The profile view's last mapping between plot and screen (the
     /// interaction tests aim with it).
-    profile_transform: Option<egui_plot::PlotTransform>,
+    profile_transform: Option<PlotTransform>,
+    /// The ROI view's.
+    roi_transform: Option<PlotTransform>,
+    /// How long `--follow` has failed to read the file.
+    patience: Patience,
 }
 
 /// Opens the window (blocks until it is closed).
@@ -167,7 +177,16 @@ impl App {
             shot_requested: false,
             outcome,
             profile_transform: None,
+            roi_transform: None,
+            patience: Patience::default(),
         }
+    }
+
+    /// Whether this run captures a screenshot: its frames must not show
+    /// where the pointer happens to be (under Xvfb it starts mid-screen,
+    /// over a plot, which then draws its hover tooltip and crosshair).
+    fn hides_pointer(&self) -> bool {
+        self.options.screenshot.is_some()
     }
 
     /// One frame of the whole window.
@@ -213,9 +232,20 @@ impl App {
                 self.modified = now;
                 self.stale = true;
                 self.status.clear();
+                self.patience.succeeded();
             }
-            // Mid-write: try again at the next look.
-            Err(e) => self.status = format!("reading: {e}"),
+            // Mid-write, or not a step more yet: quietly look again (the
+            // file's time is not taken, so the next look reads it again).
+            Err(e) if e.may_pass() && !e.is_unreadable() => {}
+            Err(e) => match self.patience.failed(Instant::now()) {
+                Verdict::Retry => {}
+                Verdict::Report | Verdict::GiveUp => {
+                    self.status = format!(
+                        "cannot read the file for {} s: {e}",
+                        self.patience.failing_for(Instant::now()).as_secs()
+                    )
+                }
+            },
         }
     }
 
@@ -275,52 +305,30 @@ impl App {
     fn profile_view(&mut self, ui: &mut egui::Ui) {
         let points = self.profile.points.clone();
         let hover_points = points.clone();
-        let box_text = parameter_text(&self.profile.fit).join("\n");
         let curve: Vec<[f64; 2]> = self.profile.curve.iter().map(|&(x, y)| [x, y]).collect();
         let selecting = self.drag != DragMode::Pan;
         let outline = self.outline.clone();
-        let response = Plot::new("profile")
-            .x_axis_label("Centroid Position (mm)")
-            .y_axis_label("Profile Area (V·mm)")
+        // The fit's peak can stand a little above the highest point.
+        let top = curve.iter().map(|c| c[1]).fold(f64::NEG_INFINITY, f64::max);
+        let mut view = plot("profile", PROFILE_AXES);
+        if top.is_finite() {
+            view = view.include_y(top);
+        }
+        let response = view
             .allow_drag(!selecting)
             .allow_boxed_zoom(!selecting)
             .label_formatter(move |_, at| hover_label(&hover_points, at))
             .show(ui, |plot| {
-                let (on, off): (Vec<_>, Vec<_>) = points.iter().partition(|p| p.selected);
-                let xy = |ps: &[&crate::analysis::ProfilePoint]| -> PlotPoints<'static> {
-                    ps.iter().map(|p| [p.centroid, p.integral]).collect()
-                };
+                // The plot's bounds and hover come from these dots; the
+                // marks are painted over them below, laid out as the export
+                // lays them out (a transparent item would get egui_plot's
+                // automatic colour).
+                let xy: PlotPoints = points.iter().map(|p| [p.centroid, p.integral]).collect();
                 plot.points(
-                    Points::new("selected", xy(&on))
-                        .color(CRIMSON)
-                        .radius(5.0)
-                        .filled(true),
+                    Points::new("points", xy)
+                        .color(c32(palette::SELECTED))
+                        .radius(1.0),
                 );
-                plot.points(
-                    Points::new("deselected", xy(&off))
-                        .color(LIGHT_GRAY)
-                        .radius(5.0)
-                        .filled(true),
-                );
-                for p in &points {
-                    plot.text(
-                        Text::new(
-                            "",
-                            PlotPoint::new(p.centroid, p.integral),
-                            RichText::new(p.step.to_string()).size(11.0),
-                        )
-                        .anchor(Align2::LEFT_BOTTOM)
-                        .color(Color32::from_gray(90)),
-                    );
-                }
-                if !curve.is_empty() {
-                    plot.line(
-                        Line::new("Gaussian fit", PlotPoints::from(curve.clone()))
-                            .color(NAVY)
-                            .width(2.0)
-                            .style(LineStyle::dashed_loose()),
-                    );
-                }
                 if outline.len() > 1 {
                     let mut ring: Vec<[f64; 2]> = outline.iter().map(|p| [p.x, p.y]).collect();
                     ring.push(ring[0]);
@@ -329,18 +337,7 @@ impl App {
                 self.interact(plot)
             });
         self.profile_transform = Some(response.transform);
-        // The parameter box over the plot's corner (not a plot item: the
-        // plot's bounds would grow to hold it, frame after frame).
-        let painter = ui.painter_at(response.response.rect);
-        let galley =
-            painter.layout_no_wrap(box_text, egui::FontId::monospace(13.0), Color32::BLACK);
-        let at = response.response.rect.left_top() + egui::vec2(60.0, 10.0);
-        painter.rect_filled(
-            egui::Rect::from_min_size(at, galley.size()).expand(5.0),
-            4.0,
-            Color32::from_white_alpha(235),
-        );
-        painter.galley(at, galley, Color32::BLACK);
+        paint_profile(ui, &response.transform, &self.profile);
         if let Some(toggle) = response.inner {
             for step in toggle {
                 if !self.deselected.remove(&step) {
@@ -413,30 +410,21 @@ impl App {
         None
     }
 
-    fn roi_view(&self, ui: &mut egui::Ui) {
-        Plot::new("roi")
-            .x_axis_label("Position (mm)")
-            .y_axis_label("Intensity (V)")
-            .show(ui, |plot| {
-                for (i, t) in self.profile.traces.iter().enumerate() {
-                    let colour = TAB10[i % TAB10.len()];
-                    let xy: PlotPoints = t.x.iter().zip(&t.y).map(|(&x, &y)| [x, y]).collect();
-                    plot.line(
-                        Line::new(format!("step {}", t.step), xy)
-                            .color(colour)
-                            .width(1.5),
-                    );
-                    plot.text(
-                        Text::new(
-                            "",
-                            PlotPoint::new(t.peak.0, t.peak.1),
-                            RichText::new(t.step.to_string()).size(11.0),
-                        )
-                        .anchor(Align2::LEFT_BOTTOM)
-                        .color(colour),
-                    );
-                }
-            });
+    fn roi_view(&mut self, ui: &mut egui::Ui) {
+        let traces = &self.profile.traces;
+        let n = traces.len();
+        let response = plot("roi", ROI_AXES).show(ui, |plot| {
+            for (i, t) in traces.iter().enumerate() {
+                let xy: PlotPoints = t.x.iter().zip(&t.y).map(|(&x, &y)| [x, y]).collect();
+                plot.line(
+                    Line::new(format!("step {}", t.step), xy)
+                        .color(c32(palette::trace_colour(i, n)))
+                        .width(if n > 40 { 1.0 } else { 1.5 }),
+                );
+            }
+        });
+        self.roi_transform = Some(response.transform);
+        paint_peaks(ui, &response.transform, &self.profile);
     }
 
     fn screenshot(&mut self, ctx: &egui::Context) {
@@ -469,11 +457,279 @@ impl eframe::App for App {
     fn update(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.ui(ctx);
     }
+
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        if self.hides_pointer() {
+            hide_pointer(raw_input);
+        }
+    }
+}
+
+/// Takes the pointer out of a frame's input: no hover, no crosshair, no
+/// tooltip (a screenshot shows the data, not where the pointer rests).
+pub fn hide_pointer(raw_input: &mut egui::RawInput) {
+    raw_input.events.retain(|e| {
+        !matches!(
+            e,
+            egui::Event::PointerMoved(_)
+                | egui::Event::MouseMoved(_)
+                | egui::Event::PointerButton { .. }
+                | egui::Event::MouseWheel { .. }
+                | egui::Event::Touch { .. }
+        )
+    });
+    raw_input.events.push(egui::Event::PointerGone);
+}
+
+/// A plot with 1-2-5 ticks numbered on both axes (egui_plot's default grid
+/// divides by 10 only and hides x labels closer than 60 points: a 13 mm
+/// scan across the view numbered nothing but 0).
+fn plot(id: &str, (x_label, y_label): (&str, &str)) -> Plot<'static> {
+    let axis = |hints: AxisHints<'static>, label: &str, spacing: f64| {
+        hints
+            .label(label.to_string())
+            .formatter(|mark: GridMark, _| ticks::label(mark.value, mark.step_size))
+            // Minor lines (at most 0.625 of the spacing) stay unnumbered.
+            .label_spacing(Rangef::new(0.7 * spacing as f32, spacing as f32))
+    };
+    Plot::new(id.to_string())
+        .custom_x_axes(vec![axis(AxisHints::new_x(), x_label, TICK_SPACING.0)])
+        .custom_y_axes(vec![axis(AxisHints::new_y(), y_label, TICK_SPACING.1)])
+        .grid_spacing(Rangef::new(GRID_SPACING.0, GRID_SPACING.1))
+        .x_grid_spacer(grid_spacer(TICK_SPACING.0))
+        .y_grid_spacer(grid_spacer(TICK_SPACING.1))
+}
+
+/// Grid marks for one axis: numbered ones a 1-2-5 step apart, at least
+/// `label_points` apart on screen, and minor lines between.
+fn grid_spacer(label_points: f64) -> impl Fn(GridInput) -> Vec<GridMark> {
+    move |input: GridInput| {
+        // egui_plot gives the value span of `GRID_SPACING.0` points.
+        let per_point = input.base_step_size / f64::from(GRID_SPACING.0);
+        let (lo, hi) = input.bounds;
+        let t = ticks::ticks(lo, hi, (hi - lo) / per_point, label_points);
+        let minor = ticks::minor_step(t.step);
+        let mut marks: Vec<GridMark> = t
+            .major
+            .iter()
+            .map(|&value| GridMark {
+                value,
+                step_size: t.step,
+            })
+            .chain(t.minor.iter().map(|&value| GridMark {
+                value,
+                step_size: minor,
+            }))
+            .collect();
+        marks.sort_by(|a, b| a.value.total_cmp(&b.value));
+        marks
+    }
+}
+
+fn rect_of(r: egui::Rect) -> Rect {
+    Rect {
+        min: (f64::from(r.min.x), f64::from(r.min.y)),
+        max: (f64::from(r.max.x), f64::from(r.max.y)),
+    }
+}
+
+fn pos(p: (f64, f64)) -> Pos2 {
+    Pos2::new(p.0 as f32, p.1 as f32)
+}
+
+fn text_size(painter: &Painter, text: &str, font: FontId) -> (f64, f64) {
+    let size = painter
+        .layout_no_wrap(text.into(), font, Color32::BLACK)
+        .size();
+    (f64::from(size.x), f64::from(size.y))
+}
+
+/// A legend symbol centred at `at`.
+fn paint_mark(painter: &Painter, mark: Mark, at: Pos2, radius: f32) {
+    match mark {
+        Mark::Selected => {
+            painter.circle_filled(at, radius, c32(palette::SELECTED));
+        }
+        Mark::Deselected => {
+            painter.circle(
+                at,
+                radius,
+                Color32::WHITE,
+                Stroke::new(2.0, c32(palette::DESELECTED)),
+            );
+        }
+        Mark::Fit => {
+            for k in [-1.0f32, 0.2] {
+                painter.line_segment(
+                    [
+                        at + Vec2::new(8.0 * k, 0.0),
+                        at + Vec2::new(8.0 * (k + 0.8), 0.0),
+                    ],
+                    Stroke::new(2.5, c32(palette::FIT)),
+                );
+            }
+        }
+    }
+}
+
+/// The profile's marks over its plot, as the export draws them: the dashed
+/// fit, hollow markers out of the fit, step labels beside their markers,
+/// the legend and parameter box in the emptiest corner.
+fn paint_profile(ui: &egui::Ui, transform: &PlotTransform, profile: &Profile) {
+    let frame = *transform.frame();
+    let painter = ui.painter_at(frame);
+    let screen = |x: f64, y: f64| {
+        let p = transform.position_from_point(&PlotPoint::new(x, y));
+        (f64::from(p.x), f64::from(p.y))
+    };
+    let markers: Vec<(usize, (f64, f64))> = profile
+        .points
+        .iter()
+        .map(|p| (p.step, screen(p.centroid, p.integral)))
+        .collect();
+    let curve: Vec<(f64, f64)> = profile.curve.iter().map(|&(x, y)| screen(x, y)).collect();
+    let (marks, params) = legend_rows(profile);
+    let label_font = FontId::proportional(LABEL_FONT);
+    let box_font = FontId::proportional(BOX_FONT);
+    let mono = FontId::monospace(BOX_FONT - 1.0);
+    let row = f64::from(BOX_FONT) * 1.35;
+    let (pad, swatch) = (8.0, 22.0);
+    let width = marks
+        .iter()
+        .map(|(_, t)| swatch + text_size(&painter, t, box_font.clone()).0)
+        .chain(
+            params
+                .iter()
+                .map(|t| text_size(&painter, t, mono.clone()).0),
+        )
+        .fold(0.0, f64::max);
+    let legend_size = (
+        width + 2.0 * pad,
+        row * (marks.len() + params.len()) as f64 + 2.0 * pad + 4.0,
+    );
+    let peak_x = profile
+        .fit
+        .as_ref()
+        .map(|f| screen(f.params.mean, 0.0).0)
+        .unwrap_or(f64::from(frame.center().x));
+    let label_size = |step: usize| text_size(&painter, &step.to_string(), label_font.clone());
+    let layout = labels::profile_layout(
+        rect_of(frame),
+        &markers,
+        &curve,
+        peak_x,
+        legend_size,
+        &label_size,
+        1.0,
+    );
+    let fit_line = || {
+        let line: Vec<Pos2> = curve.iter().map(|&p| pos(p)).collect();
+        painter.extend(egui::Shape::dashed_line(
+            &line,
+            Stroke::new(2.5, c32(palette::FIT)),
+            9.0,
+            5.0,
+        ));
+    };
+    if !layout.dense {
+        fit_line();
+    }
+    let radius = layout.radius as f32;
+    for (p, (_, at)) in profile.points.iter().zip(&markers) {
+        let mark = if p.selected {
+            Mark::Selected
+        } else {
+            Mark::Deselected
+        };
+        paint_mark(&painter, mark, pos(*at), radius);
+    }
+    if layout.dense {
+        fit_line();
+    }
+    for (&(step, _), rect) in markers.iter().zip(&layout.labels) {
+        if let Some(rect) = rect {
+            painter.text(
+                pos(rect.min),
+                egui::Align2::LEFT_TOP,
+                step.to_string(),
+                label_font.clone(),
+                c32(palette::LABEL),
+            );
+        }
+    }
+    let legend = layout.legend;
+    let boxed = egui::Rect::from_min_max(pos(legend.min), pos(legend.max));
+    painter.rect(
+        boxed,
+        2.0,
+        Color32::WHITE,
+        Stroke::new(1.0, c32(palette::FRAME)),
+        egui::StrokeKind::Inside,
+    );
+    let mut y = legend.min.1 + pad + row / 2.0;
+    for (mark, text) in &marks {
+        let x = legend.min.0 + pad;
+        paint_mark(
+            &painter,
+            *mark,
+            pos((x + swatch / 2.0 - 3.0, y)),
+            MARKER as f32,
+        );
+        painter.text(
+            pos((x + swatch, y)),
+            egui::Align2::LEFT_CENTER,
+            text,
+            box_font.clone(),
+            c32(palette::TEXT),
+        );
+        y += row;
+    }
+    y += 4.0;
+    for line in &params {
+        painter.text(
+            pos((legend.min.0 + pad, y)),
+            egui::Align2::LEFT_CENTER,
+            line,
+            mono.clone(),
+            c32(palette::TEXT),
+        );
+        y += row;
+    }
+}
+
+/// The ROI view's step labels at the traces' peaks, in their colours.
+fn paint_peaks(ui: &egui::Ui, transform: &PlotTransform, profile: &Profile) {
+    let frame = *transform.frame();
+    let painter = ui.painter_at(frame);
+    let n = profile.traces.len();
+    let peaks: Vec<(usize, (f64, f64))> = profile
+        .traces
+        .iter()
+        .map(|t| {
+            let p = transform.position_from_point(&PlotPoint::new(t.peak.0, t.peak.1));
+            (t.step, (f64::from(p.x), f64::from(p.y)))
+        })
+        .collect();
+    let font = FontId::proportional(LABEL_FONT);
+    let label_size = |step: usize| text_size(&painter, &step.to_string(), font.clone());
+    let placed = labels::peak_layout(rect_of(frame), &peaks, Vec::new(), &label_size, 1.0);
+    for (i, (&(step, _), rect)) in peaks.iter().zip(&placed).enumerate() {
+        let Some(rect) = rect else { continue };
+        let ground = egui::Rect::from_min_max(pos(rect.min), pos(rect.max)).expand(1.0);
+        painter.rect_filled(ground, 1.0, Color32::from_white_alpha(215));
+        painter.text(
+            pos(rect.min),
+            egui::Align2::LEFT_TOP,
+            step.to_string(),
+            font.clone(),
+            c32(palette::text_colour(palette::trace_colour(i, n))),
+        );
+    }
 }
 
 /// The hover read-out: the nearest point's step and values.
 fn hover_label(points: &[crate::analysis::ProfilePoint], at: &PlotPoint) -> String {
-    // Distances in units of each axis's span (mm and V·mm do not add).
+    // Distances in units of each axis's span (mm and V*mm do not add).
     let span = |v: &dyn Fn(&crate::analysis::ProfilePoint) -> f64| {
         let (lo, hi) = points
             .iter()
@@ -496,10 +752,10 @@ fn hover_label(points: &[crate::analysis::ProfilePoint], at: &PlotPoint) -> Stri
     });
     match nearest {
         Some(p) => format!(
-            "step {}: centroid {:.4} mm, integral {:.4} V·mm{}\npointer {:.3}, {:.3}",
+            "step {}: centroid {} mm, integral {} {INTEGRAL_UNIT}{}\npointer {:.3}, {:.3}",
             p.step,
-            p.centroid,
-            p.integral,
+            crate::format::fixed(p.centroid, 4),
+            crate::format::fixed(p.integral, 4),
             if p.selected { "" } else { " (out of the fit)" },
             at.x,
             at.y
@@ -549,6 +805,10 @@ mod tests {
 
     /// A 21-step scan of a beam of sigma 1.7 mm, as [`read_scan`] returns it.
     fn app() -> App {
+        app_with(Options::default())
+    }
+
+    fn app_with(options: Options) -> App {
         let steps: Vec<StepTrace> = (0..21)
             .map(|i| {
                 let at = -6.0 + 0.6 * i as f64;
@@ -573,6 +833,7 @@ mod tests {
             trace_name: "Test:STRUCK:H-PDB-TRC2-ArrayData".into(),
             steps,
             skipped: Vec::new(),
+            planned: Some(21),
         };
         let source = Source {
             path: data.path.clone(),
@@ -585,7 +846,7 @@ mod tests {
             data,
             Settings::all(21),
             BTreeSet::new(),
-            Options::default(),
+            options,
             Arc::new(Mutex::new(Ok(()))),
         )
     }
@@ -720,6 +981,152 @@ mod tests {
         h.run();
         drag_through(&mut h, &[from, to]);
         assert_eq!(h.state().deselected.len(), 7);
+    }
+
+    /// Every text the last frame drew, with its box on screen.
+    fn texts(h: &Harness<'_, App>) -> Vec<(String, egui::Rect)> {
+        fn walk(shape: &egui::Shape, out: &mut Vec<(String, egui::Rect)>) {
+            match shape {
+                egui::Shape::Text(t) => out.push((
+                    t.galley.text().to_string(),
+                    t.galley.rect.translate(t.pos.to_vec2()),
+                )),
+                egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for clipped in &h.output().shapes {
+            walk(&clipped.shape, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn both_views_number_both_axes_at_their_ticks() {
+        let h = harness();
+        let texts = texts(&h);
+        let app = h.state();
+        for (view, transform) in [
+            ("profile", app.profile_transform.unwrap()),
+            ("roi", app.roi_transform.unwrap()),
+        ] {
+            let frame = *transform.frame();
+            let numbers = |on_axis: &dyn Fn(&egui::Rect) -> bool, x_axis: bool| {
+                let mut values: Vec<f64> = texts
+                    .iter()
+                    .filter(|(_, r)| on_axis(r))
+                    .filter_map(|(t, r)| {
+                        let v: f64 = t.parse().ok()?;
+                        // Each number sits at its own tick.
+                        let at = transform.position_from_point(&PlotPoint::new(v, v));
+                        let (want, got) = if x_axis {
+                            (at.x, r.center().x)
+                        } else {
+                            (at.y, r.center().y)
+                        };
+                        assert!(
+                            (want - got).abs() < 2.0,
+                            "{view}: {t} at {got}, tick at {want}"
+                        );
+                        Some(v)
+                    })
+                    .collect();
+                values.sort_by(f64::total_cmp);
+                values
+            };
+            let below = |r: &egui::Rect| {
+                r.min.y >= frame.max.y - 1.0
+                    && r.min.y < frame.max.y + 20.0
+                    && (frame.min.x..=frame.max.x).contains(&r.center().x)
+            };
+            let left = |r: &egui::Rect| {
+                r.max.x <= frame.min.x + 1.0
+                    && r.max.x > frame.min.x - 60.0
+                    && (frame.min.y..=frame.max.y).contains(&r.center().y)
+            };
+            let xs = numbers(&below, true);
+            let ys = numbers(&left, false);
+            assert!(xs.len() >= 4, "{view}: x axis numbered {xs:?}");
+            assert!(ys.len() >= 4, "{view}: y axis numbered {ys:?}");
+            for values in [&xs, &ys] {
+                // Evenly spaced by a 1-2-5 step.
+                let step = values[1] - values[0];
+                assert!(values.windows(2).all(|w| (w[1] - w[0] - step).abs() < 1e-9));
+                assert_eq!(ticks::nice_step(step * 0.999), step, "{view}: step {step}");
+            }
+        }
+    }
+
+    /// A vertical line across the whole of `frame` at `x` (a crosshair).
+    fn vertical_line_at(h: &Harness<'_, App>, frame: egui::Rect, x: f32) -> bool {
+        fn walk(shape: &egui::Shape, frame: egui::Rect, x: f32) -> bool {
+            match shape {
+                egui::Shape::LineSegment { points, .. } => {
+                    (points[0].x - x).abs() < 0.6
+                        && (points[1].x - x).abs() < 0.6
+                        && (points[1].y - points[0].y).abs() > 0.9 * frame.height()
+                }
+                egui::Shape::Vec(v) => v.iter().any(|s| walk(s, frame, x)),
+                _ => false,
+            }
+        }
+        h.output().shapes.iter().any(|c| walk(&c.shape, frame, x))
+    }
+
+    #[test]
+    fn a_screenshot_frame_shows_no_hover_tooltip_or_crosshair() {
+        // A pointer resting on step 8's trace (under Xvfb it rests mid-screen).
+        let aim = |app: &App| {
+            let t = app.profile.traces.iter().find(|t| t.step == 8).unwrap();
+            let transform = app.roi_transform.unwrap();
+            let at = transform.position_from_point(&PlotPoint::new(t.peak.0, t.peak.1 * 0.5));
+            (at, *transform.frame())
+        };
+        // Interactive: egui_plot's read-out and crosshair follow the pointer.
+        let mut h = harness();
+        let (at, frame) = aim(h.state());
+        h.hover_at(at);
+        h.run();
+        assert!(h.query_by_label_contains("x = ").is_some(), "the read-out");
+        let t8 = h
+            .state()
+            .profile
+            .traces
+            .iter()
+            .find(|t| t.step == 8)
+            .unwrap()
+            .peak
+            .0;
+        let x8 = h
+            .state()
+            .roi_transform
+            .unwrap()
+            .position_from_point(&PlotPoint::new(t8, 0.0))
+            .x;
+        assert!(vertical_line_at(&h, frame, x8), "the crosshair");
+
+        // Taking a screenshot: the pointer is kept out of every frame.
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Harness::builder()
+            .with_size(Vec2::from(WINDOW_SIZE))
+            .build_state(
+                |ctx, app: &mut App| app.ui(ctx),
+                app_with(Options {
+                    follow: false,
+                    screenshot: Some(dir.path().join("shot.png")),
+                }),
+            );
+        h.run_steps(2);
+        assert!(h.state().hides_pointer());
+        for _ in 0..3 {
+            h.input_mut().events.push(Event::PointerMoved(at));
+            // What eframe's raw_input_hook does with each frame's input.
+            hide_pointer(h.input_mut());
+            h.step();
+        }
+        assert!(h.query_by_label_contains("x = ").is_none(), "no read-out");
+        assert!(!vertical_line_at(&h, frame, x8), "no crosshair");
     }
 
     #[test]

@@ -9,8 +9,15 @@
 
 pub mod analysis;
 pub mod export;
+pub mod figure;
+pub mod follow;
+pub mod format;
+pub mod glyphs;
 pub mod gui;
+pub mod labels;
+pub mod palette;
 pub mod scan_file;
+pub mod ticks;
 
 pub use analysis::{analyse, Profile, Settings};
 pub use scan_file::{read_scan, IopsChannel, PlotError, ScanData};

@@ -24,13 +24,16 @@ impl IopsChannel {
 }
 
 /// Why a file cannot be plotted; every message says what to do.
+/// [`PlotError::exit_code`]: 2 for arguments that cannot be honoured
+/// (options, a channel or steps the file does not have, a missing output
+/// folder), 1 for a file or a result that fails.
 #[derive(Debug, Error)]
 pub enum PlotError {
     /// No such file.
-    #[error("{0}: no such file")]
+    #[error("{0}: no such file; check the path")]
     Missing(PathBuf),
     /// Not readable as HDF5.
-    #[error("{path}: not an HDF5 file ({reason})")]
+    #[error("{path}: not an HDF5 file; give a scan file written by fws-daemon ({reason})")]
     NotHdf5 {
         /// The file.
         path: PathBuf,
@@ -38,7 +41,7 @@ pub enum PlotError {
         reason: String,
     },
     /// No `scan_NNN` group with positions and the channel's trace.
-    #[error("{path}: no scans with {what}")]
+    #[error("{path}: no scans with {what}; is it a wire-scanner scan file?")]
     NoScans {
         /// The file.
         path: PathBuf,
@@ -46,21 +49,50 @@ pub enum PlotError {
         what: String,
     },
     /// The channel is not in the file.
-    #[error("channel {wanted:?} not found; the file has: {}", .available.join(", "))]
+    #[error("channel {wanted:?} not found; the file has: {}; give one of them", .available.join(", "))]
     ChannelNotFound {
         /// What was asked for.
         wanted: String,
         /// The channels the file has.
         available: Vec<String>,
     },
+    /// The channel names more than one of the file's.
+    #[error(
+        "channel {wanted:?} matches {} channels: {}; give one of them (e.g. {})",
+        .matches.len(),
+        .matches.join(", "),
+        .matches.first().map(String::as_str).unwrap_or_default()
+    )]
+    AmbiguousChannel {
+        /// What was asked for.
+        wanted: String,
+        /// The file's channels it matches.
+        matches: Vec<String>,
+    },
     /// The scanner index could not be told.
     #[error("{0}")]
     ScannerIndex(String),
+    /// An option the file cannot honour (a step it does not have, ...).
+    #[error("{0}")]
+    BadArgument(String),
+    /// An output's folder does not exist.
+    #[error("{option} {path}: the folder {folder} does not exist; create it or write elsewhere")]
+    NoFolder {
+        /// `--save`, `--export` or `--screenshot`.
+        option: &'static str,
+        /// The output asked for.
+        path: PathBuf,
+        /// Its missing folder.
+        folder: PathBuf,
+    },
     /// Fewer points than a fit needs.
-    #[error("{0} selected points: a Gaussian fit needs at least 5")]
+    #[error(
+        "{0} selected points: a Gaussian fit needs at least 5; show more steps (--first/--last) \
+         or deselect fewer (the outputs are written without a fit)"
+    )]
     TooFewPoints(usize),
     /// The fit of the selected points failed.
-    #[error("no Gaussian fit: {0}")]
+    #[error("no Gaussian fit: {0} (the outputs are written without one)")]
     Fit(String),
     /// The window could not be shown.
     #[error("{0}")]
@@ -73,14 +105,62 @@ pub enum PlotError {
         /// What failed.
         reason: String,
     },
+    /// `--follow`: the file stayed unreadable.
+    #[error(
+        "{path}: unreadable for {seconds} s while following ({reason}); check that a daemon is \
+         still writing it and that it is a scan file, then run fws-plot again"
+    )]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// How long it has failed.
+        seconds: u64,
+        /// The last failure.
+        reason: String,
+    },
     /// Writing an output failed.
-    #[error("{path}: {reason}")]
+    #[error("cannot write {path}: {reason}")]
     Write {
         /// The output.
         path: PathBuf,
         /// What failed.
         reason: String,
     },
+}
+
+impl PlotError {
+    /// The process exit code: 2 for arguments that cannot be honoured, 1
+    /// for everything else (documented in the README).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::ChannelNotFound { .. }
+            | Self::AmbiguousChannel { .. }
+            | Self::ScannerIndex(_)
+            | Self::BadArgument(_)
+            | Self::NoFolder { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// A failure that a file still being written shows until the next
+    /// step lands (the file unreadable mid-write, no steps or too few
+    /// points yet): `--follow` retries these.
+    pub fn may_pass(&self) -> bool {
+        matches!(
+            self,
+            Self::NotHdf5 { .. }
+                | Self::Read { .. }
+                | Self::NoScans { .. }
+                | Self::TooFewPoints(_)
+                | Self::Fit(_)
+        )
+    }
+
+    /// Of those, the ones that mean the file could not be read (rather
+    /// than "not enough steps yet").
+    pub fn is_unreadable(&self) -> bool {
+        matches!(self, Self::NotHdf5 { .. } | Self::Read { .. })
+    }
 }
 
 /// One step's sweep of the chosen channel.
@@ -111,6 +191,8 @@ pub struct ScanData {
     pub steps: Vec<StepTrace>,
     /// Steps left out, with why.
     pub skipped: Vec<(String, String)>,
+    /// The steps planned (the root attribute `num_scans`), if recorded.
+    pub planned: Option<usize>,
 }
 
 /// The reference's BCM dataset (Norm).
@@ -174,21 +256,27 @@ fn channel_of(dataset: &str) -> Option<(String, &'static str)> {
 
 /// The channel `wanted` names, among `available` (case-insensitive): the
 /// exact name (`H-PDB`), else the one whose name after its plane is it
-/// (`PDB` -> `H-PDB`, not `V-APDB`), else the first that contains it (the
-/// reference's rule).
-pub fn pick_channel(wanted: &str, available: &[String]) -> Option<String> {
+/// (`PDB` -> `H-PDB`, not `V-APDB`), else the one that contains it (the
+/// reference's rule). `Err` lists the matches when the first rule that
+/// matches at all matches more than one (`PD` is in all eight channels:
+/// the reference took whichever came first), empty when none matches.
+pub fn pick_channel(wanted: &str, available: &[String]) -> Result<String, Vec<String>> {
     let w = wanted.to_uppercase().replace('_', "-");
     let up = |c: &String| c.to_uppercase();
-    available
-        .iter()
-        .find(|c| up(c) == w)
-        .or_else(|| {
-            available
-                .iter()
-                .find(|c| up(c).split_once('-').is_some_and(|(_, rest)| rest == w))
-        })
-        .or_else(|| available.iter().find(|c| up(c).contains(&w)))
-        .cloned()
+    let rules: [&dyn Fn(&String) -> bool; 3] = [
+        &|c| up(c) == w,
+        &|c| up(c).split_once('-').is_some_and(|(_, rest)| rest == w),
+        &|c| up(c).contains(&w),
+    ];
+    for rule in rules {
+        let matches: Vec<String> = available.iter().filter(|c| rule(c)).cloned().collect();
+        match matches.len() {
+            0 => continue,
+            1 => return Ok(matches[0].clone()),
+            _ => return Err(matches),
+        }
+    }
+    Err(Vec::new())
 }
 
 fn read_f64s(ds: &hdf5::Dataset) -> Result<Vec<f64>, String> {
@@ -257,9 +345,25 @@ pub fn read_scan(
         }
     }
     available.sort();
-    let chosen = pick_channel(channel, &available).ok_or_else(|| PlotError::ChannelNotFound {
-        wanted: channel.to_string(),
-        available: available.clone(),
+    if available.is_empty() {
+        // Groups without traces yet (a step being written) or at all.
+        return Err(PlotError::NoScans {
+            path: path.to_path_buf(),
+            what: "struck traces".into(),
+        });
+    }
+    let chosen = pick_channel(channel, &available).map_err(|matches| {
+        if matches.is_empty() {
+            PlotError::ChannelNotFound {
+                wanted: channel.to_string(),
+                available: available.clone(),
+            }
+        } else {
+            PlotError::AmbiguousChannel {
+                wanted: channel.to_string(),
+                matches,
+            }
+        }
     })?;
     let mut steps = Vec::new();
     let mut skipped = Vec::new();
@@ -325,23 +429,33 @@ pub fn read_scan(
             what: format!("both {} and a {chosen} trace", iops.dataset_suffix()),
         });
     }
+    let planned = file
+        .attr("num_scans")
+        .and_then(|a| a.read_scalar::<i64>())
+        .ok()
+        .and_then(|n| usize::try_from(n).ok());
     Ok(ScanData {
         path: path.to_path_buf(),
         channel: chosen,
         trace_name,
         steps,
         skipped,
+        planned,
     })
 }
 
 /// The file's `exit_status` root attribute ("Running" while a daemon
-/// still writes it), if it has one.
-pub fn exit_status(path: &Path) -> Option<String> {
-    let file = cloexec::h5::open_read(path).ok()?;
-    let attr = file.attr("exit_status").ok()?;
-    attr.read_scalar::<hdf5::types::VarLenUnicode>()
+/// still writes it): `Ok(None)` when it has none (the reference's files),
+/// `Err` when the file cannot be opened now (mid-write, or not HDF5).
+pub fn exit_status(path: &Path) -> Result<Option<String>, String> {
+    let file = cloexec::h5::open_read(path).map_err(|e| e.to_string())?;
+    let Ok(attr) = file.attr("exit_status") else {
+        return Ok(None);
+    };
+    Ok(attr
+        .read_scalar::<hdf5::types::VarLenUnicode>()
         .map(|s| s.as_str().to_string())
-        .ok()
+        .ok())
 }
 
 #[cfg(test)]
@@ -371,8 +485,13 @@ mod tests {
         assert_eq!(pick_channel("pdb", &all).unwrap(), "H-PDB");
         assert_eq!(pick_channel("APDB", &all).unwrap(), "V-APDB");
         assert_eq!(pick_channel("v-apdb", &all).unwrap(), "V-APDB");
-        assert_eq!(pick_channel("APD", &all).unwrap(), "H-APDL");
-        assert_eq!(pick_channel("XYZ", &all), None);
+        assert_eq!(pick_channel("APDL", &all).unwrap(), "H-APDL");
+        assert_eq!(
+            pick_channel("DR", &all).unwrap(),
+            "V-PDR",
+            "one substring match"
+        );
+        assert_eq!(pick_channel("XYZ", &all), Err(vec![]));
         assert_eq!(
             channel_of("Test:STRUCK:H-PDB-TRC2-ArrayData"),
             Some(("H-PDB".to_string(), "TRC2"))
@@ -382,5 +501,26 @@ mod tests {
             Some(("V-APDT".to_string(), "TRC1"))
         );
         assert_eq!(channel_of("Test:STRUCK:NumSamplesR"), None);
+    }
+
+    #[test]
+    fn a_name_that_matches_several_channels_is_refused_with_the_matches() {
+        let all: Vec<String> = ["H-APDL", "H-PDB", "H-PDT", "V-APDB", "V-PDR"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            pick_channel("PD", &all),
+            Err(all.clone()),
+            "PD is in every channel"
+        );
+        assert_eq!(
+            pick_channel("APD", &all),
+            Err(vec!["H-APDL".to_string(), "V-APDB".to_string()])
+        );
+        // The same name after two planes.
+        let both = vec!["H-PDB".to_string(), "V-PDB".to_string()];
+        assert_eq!(pick_channel("PDB", &both), Err(both.clone()));
+        assert_eq!(pick_channel("v-pdb", &both).unwrap(), "V-PDB");
     }
 }

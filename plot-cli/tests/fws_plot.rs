@@ -267,11 +267,16 @@ fn png_and_svg_have_the_size_and_are_not_blank() {
         svg.to_str().unwrap(),
     ]);
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.contains("<svg") && text.contains("width=\"1600\""));
+    assert!(text.contains("<svg") && text.contains("width=\"1800\""));
     assert!(text.contains("Intensity Profile: H-PDB") && text.contains("ROI Waveforms: H-PDB"));
-    assert_eq!(text.matches("<circle").count(), 21, "one marker per step");
+    // 21 markers and the legend's.
+    assert_eq!(
+        text.matches("fill=\"#0072B2\"").count(),
+        22,
+        "one marker per step"
+    );
     assert!(text.matches("<polyline").count() >= 21, "a trace per step");
-    assert!(text.contains("Sig:"), "the parameter box");
+    assert!(text.contains("Sigma"), "the parameter box");
 }
 
 #[test]
@@ -291,8 +296,8 @@ fn bad_input_is_a_clear_message_and_a_non_zero_exit() {
         (&[text_file.to_str().unwrap(), "PDB", "--export", c], 1, "not an HDF5 file"),
         (
             &[good.to_str().unwrap(), "XYZ", "--export", c],
-            1,
-            "channel \"XYZ\" not found; the file has: H-APDL, H-APDR, H-PDB, H-PDT, V-APDB, V-APDT, V-PDL, V-PDR",
+            2,
+            "channel \"XYZ\" not found; the file has: H-APDL, H-APDR, H-PDB, H-PDT, V-APDB, V-APDT, V-PDL, V-PDR; give one of them",
         ),
         (&[empty.to_str().unwrap(), "PDB", "--export", c], 1, "no scans"),
         (
@@ -300,7 +305,7 @@ fn bad_input_is_a_clear_message_and_a_non_zero_exit() {
             1,
             "3 selected points: a Gaussian fit needs at least 5",
         ),
-        (&[good.to_str().unwrap(), "PDB", "--save", "x.pdf"], 1, ".png or .svg"),
+        (&[good.to_str().unwrap(), "PDB", "--save", "x.pdf"], 2, ".png or .svg"),
         (&[good.to_str().unwrap(), "PDB", "-ic", "CH3", "--export", c], 2, "CH1 or CH2"),
     ];
     for (args, code, says) in cases {
@@ -367,4 +372,487 @@ fn follow_refreshes_while_the_file_is_written_and_ends_with_it() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert!(status.success());
+}
+
+#[test]
+fn a_channel_name_matching_several_channels_is_refused_with_the_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = daemon_file(dir.path(), 6);
+    let out = dir.path().join("pd.csv");
+    let (code, err) = fws_plot(&[
+        good.to_str().unwrap(),
+        "PD",
+        "--export",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "channel \"PD\" matches 8 channels: H-APDL, H-APDR, H-PDB, H-PDT, V-APDB, V-APDT, \
+             V-PDL, V-PDR; give one of them"
+        ),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing written for a refused channel");
+    // APD: four of them.
+    let (code, err) = fws_plot(&[
+        good.to_str().unwrap(),
+        "apd",
+        "--export",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("matches 4 channels: H-APDL, H-APDR, V-APDB, V-APDT"),
+        "{err}"
+    );
+}
+
+#[test]
+fn steps_and_roi_outside_their_range_are_refused_with_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = daemon_file(dir.path(), 21);
+    let out = dir.path().join("r.csv");
+    let (f, o) = (good.to_str().unwrap(), out.to_str().unwrap());
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--deselect", "99"],
+            "--deselect 99: the file's steps are 1 to 21",
+        ),
+        (
+            &["--deselect", "3,22"],
+            "--deselect 22: the file's steps are 1 to 21",
+        ),
+        (&["--deselect", "0"], "steps are numbered from 1"),
+        (&["--first", "0"], "steps are numbered from 1"),
+        (
+            &["--first", "30"],
+            "--first 30: the file's steps are 1 to 21",
+        ),
+        (&["--last", "22"], "--last 22: the file's steps are 1 to 21"),
+        (
+            &["--first", "15", "--last", "5"],
+            "--first 15 is after --last 5",
+        ),
+        (
+            &["--roi-percent", "150"],
+            "from 0 to 100 (0 = automatic ROI)",
+        ),
+        (&["--roi-percent=-1"], "from 0 to 100 (0 = automatic ROI)"),
+        (
+            &["--roi-percent", "nan"],
+            "from 0 to 100 (0 = automatic ROI)",
+        ),
+    ];
+    for (extra, says) in cases {
+        let mut args = vec![f, "PDB", "--export", o];
+        args.extend_from_slice(extra);
+        let (code, err) = fws_plot(&args);
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+        assert!(!out.exists(), "{extra:?}: nothing written");
+    }
+    // The bounds themselves are fine.
+    let (code, err) = fws_plot(&[
+        f,
+        "PDB",
+        "--export",
+        o,
+        "--first",
+        "1",
+        "--last",
+        "21",
+        "--deselect",
+        "21",
+        "--roi-percent",
+        "100",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn a_missing_output_folder_is_named_before_anything_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = daemon_file(dir.path(), 6);
+    let missing = dir.path().join("no-such-folder");
+    for (option, name) in [
+        ("--save", "p.png"),
+        ("--save", "p.svg"),
+        ("--export", "p.csv"),
+    ] {
+        let target = missing.join(name);
+        let (code, err) = fws_plot(&[
+            good.to_str().unwrap(),
+            "PDB",
+            option,
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "{option} {}: the folder {} does not exist; create it or write elsewhere",
+                target.display(),
+                missing.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            !err.contains("Os {") && !err.contains("backend error"),
+            "raw: {err}"
+        );
+    }
+    // Even for a file that is not there yet: the output is checked first.
+    let (code, err) = fws_plot(&[
+        "/nonexistent/FWS01_x.h5",
+        "PDB",
+        "--export",
+        "/nonexistent/x.csv",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("the folder /nonexistent does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn too_few_points_is_said_once_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = daemon_file(dir.path(), 3);
+    let out = dir.path().join("s.csv");
+    let (code, err) = fws_plot(&[
+        short.to_str().unwrap(),
+        "PDB",
+        "--export",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.matches("needs").count(), 1, "said once: {err}");
+    assert!(err.contains("show more steps (--first/--last)"), "{err}");
+    assert!(out.exists(), "the points are written without a fit");
+}
+
+/// `fws-plot --follow` on `path`, its stderr collected line by line.
+fn follower(path: &Path, out: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fws-plot"))
+        .arg(path)
+        .args(["PDB", "--follow", "--export"])
+        .arg(out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+#[test]
+fn follow_retries_quietly_while_the_file_cannot_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // The file exists but cannot be read yet (as mid-write), then the
+    // finished file takes its place.
+    let path = dir.path().join("FWS01_-6_6_n9_20261122-1400.h5");
+    std::fs::write(&path, b"not yet an HDF5 file").unwrap();
+    let out = dir.path().join("live.csv");
+    let (mut child, lines) = follower(&path, &out);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "still following");
+    std::fs::create_dir(dir.path().join("done")).unwrap();
+    let done = daemon_file(&dir.path().join("done"), 9);
+    std::fs::rename(&done, &path).unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed().as_secs() < 30, "did not end");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let said: Vec<String> = lines.try_iter().collect();
+    assert!(status.success(), "{said:?}");
+    assert_eq!(read_csv(&out).points.len(), 9);
+    for line in &said {
+        assert!(
+            !line.contains("HDF5") && !line.contains("H5F") && !line.contains("unable to"),
+            "a passing read failure printed: {said:?}"
+        );
+    }
+}
+
+#[test]
+fn follow_reports_a_lasting_read_failure_once_and_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("FWS01_-6_6_n9_20261122-1500.h5");
+    std::fs::write(&path, b"garbage that stays garbage").unwrap();
+    let out = dir.path().join("live.csv");
+    let (mut child, lines) = follower(&path, &out);
+    let start = std::time::Instant::now();
+    let mut said = Vec::new();
+    while start.elapsed().as_secs() < 20 && !said.iter().any(|l: &String| l.contains("unreadable"))
+    {
+        if let Ok(line) = lines.recv_timeout(std::time::Duration::from_millis(200)) {
+            said.push(line);
+        }
+    }
+    // A little longer: the report is not repeated.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    said.extend(lines.try_iter());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let reports: Vec<&String> = said.iter().filter(|l| l.contains("unreadable")).collect();
+    assert_eq!(reports.len(), 1, "{said:?}");
+    let report = reports[0];
+    assert!(
+        report.contains(&format!("{} has been unreadable for 5 s", path.display())),
+        "{report}"
+    );
+    assert!(
+        report.contains("still retrying") && report.contains("Ctrl-C"),
+        "{report}"
+    );
+    assert_eq!(said.len(), 1, "nothing else said: {said:?}");
+}
+
+/// The step labels of the SVG's profile: (step, x, y) of their top left.
+fn svg_labels(svg: &str, fill: &str) -> Vec<(String, f64, f64)> {
+    svg.split("<text ")
+        .skip(1)
+        .filter(|t| t.contains(&format!("fill=\"{fill}\"")))
+        .filter_map(|t| {
+            let attr = |name: &str| -> Option<f64> {
+                let at = t.find(&format!(" {name}=\""))? + name.len() + 3;
+                t[at..].split('"').next()?.parse().ok()
+            };
+            let x = attr("x").or_else(|| {
+                t.strip_prefix("x=\"")
+                    .and_then(|r| r.split('"').next())
+                    .and_then(|v| v.parse().ok())
+            })?;
+            let body = t.split('>').nth(1)?.split('<').next()?.trim().to_string();
+            Some((body, x, attr("y")?))
+        })
+        .collect()
+}
+
+fn svg_circles(svg: &str) -> Vec<(f64, f64, f64)> {
+    svg.split("<circle ")
+        .skip(1)
+        .filter_map(|c| {
+            let attr = |name: &str| -> Option<f64> {
+                let at = c.find(&format!("{name}=\""))? + name.len() + 2;
+                c[at..].split('"').next()?.parse().ok()
+            };
+            Some((attr("cx")?, attr("cy")?, attr("r")?))
+        })
+        .collect()
+}
+
+#[test]
+fn svg_step_labels_sit_beside_their_markers_in_one_text_run_each() {
+    let dir = tempfile::tempdir().unwrap();
+    for steps in [21, 150] {
+        let path = daemon_file(dir.path(), steps);
+        let svg = dir.path().join(format!("p{steps}.svg"));
+        let (code, err) = fws_plot(&[
+            path.to_str().unwrap(),
+            "PDB",
+            "--save",
+            svg.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        let text = std::fs::read_to_string(&svg).unwrap();
+        let labels = svg_labels(&text, "#3C3C3C");
+        let circles: Vec<(f64, f64, f64)> = svg_circles(&text)
+            .into_iter()
+            .filter(|c| c.0 < f64::from(plot_cli::export::IMAGE_SIZE.0) / 2.0)
+            .collect();
+        if steps == 21 {
+            assert_eq!(labels.len(), 21, "every step labelled: {labels:?}");
+        } else {
+            assert!(labels.len() >= 20, "{labels:?}");
+            assert!(labels.iter().all(|l| {
+                let n: usize = l.0.parse().unwrap();
+                n.is_multiple_of(5) || n == 1
+            }));
+        }
+        for (step, x, y) in &labels {
+            // One run per label: the whole number, not digits apart.
+            let n: usize = step.parse().unwrap_or_else(|_| panic!("label {step:?}"));
+            assert!((1..=steps).contains(&n));
+            let (w, h) = plot_cli::glyphs::text_size(plot_cli::glyphs::SANS, 14.0, step);
+            let label = plot_cli::labels::Rect::from_min_size((*x, *y), (w, h));
+            for (cx, cy, r) in &circles {
+                assert!(
+                    label.distance_to((*cx, *cy)) >= *r,
+                    "{steps} steps: label {step} at ({x}, {y}) on the marker at ({cx}, {cy})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn svg_colours_read_on_white_and_the_units_are_v_mm() {
+    use plot_cli::palette::contrast_on_white;
+    let dir = tempfile::tempdir().unwrap();
+    let path = daemon_file(dir.path(), 21);
+    let svg = dir.path().join("c.svg");
+    let (code, err) = fws_plot(&[
+        path.to_str().unwrap(),
+        "PDB",
+        "--save",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let hex = |s: &str| -> [u8; 3] {
+        let v = |i: usize| u8::from_str_radix(&s[i..i + 2], 16).unwrap();
+        [v(1), v(3), v(5)]
+    };
+    // Every trace, the fit and every label: no pastel on white.
+    let half = f64::from(plot_cli::export::IMAGE_SIZE.0) / 2.0;
+    let mut traces = 0;
+    for line in text.split("<polyline ").skip(1) {
+        let stroke = line
+            .split("stroke=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let points = line
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let first_x: f64 = points.split(',').next().unwrap().trim().parse().unwrap();
+        let many = points.split(' ').filter(|p| !p.is_empty()).count() > 10;
+        if first_x > half && many {
+            traces += 1;
+            let c = hex(stroke);
+            assert!(contrast_on_white(c) >= 3.0, "trace colour {stroke}");
+        }
+    }
+    assert_eq!(traces, 21, "one trace per step");
+    for fill in text
+        .split("<text ")
+        .skip(1)
+        .filter_map(|t| t.split("fill=\"").nth(1))
+    {
+        let c = hex(fill.split('"').next().unwrap());
+        assert!(contrast_on_white(c) >= 4.5, "text colour {c:?}");
+    }
+    assert!(text.contains("Profile Area (V*mm)"), "axis unit");
+    assert!(
+        text.contains("V*mm\n") || text.contains("V*mm<"),
+        "Amp's unit"
+    );
+    let amp = text.split("Amp").nth(1).unwrap().split('<').next().unwrap();
+    assert!(
+        amp.contains('±') && amp.trim_end().ends_with("V*mm"),
+        "{amp:?}"
+    );
+    assert!(!text.contains("-0.0000") && !text.contains("V·mm"));
+    // The CSV states the units too.
+    let csv = dir.path().join("u.csv");
+    fws_plot(&[
+        path.to_str().unwrap(),
+        "PDB",
+        "--export",
+        csv.to_str().unwrap(),
+    ]);
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    assert!(rows.lines().next().unwrap().contains("integral (V*mm)"));
+    assert!(rows
+        .lines()
+        .any(|l| l.starts_with("param,amplitude,") && l.ends_with(",V*mm")));
+    assert!(rows
+        .lines()
+        .any(|l| l.starts_with("param,sigma,") && l.ends_with(",mm")));
+}
+
+/// The export's own layout on real files: what it placed overlaps nothing.
+#[test]
+fn exported_labels_overlap_no_label_marker_box_or_fit_line() {
+    use plot_cli::analysis::{analyse, Settings};
+    let dir = tempfile::tempdir().unwrap();
+    for steps in [21, 150] {
+        let path = daemon_file(dir.path(), steps);
+        let data = plot_cli::read_scan(&path, "PDB", plot_cli::IopsChannel::Ch1, None).unwrap();
+        let settings = Settings::all(steps);
+        let deselected = std::collections::BTreeSet::from([10]);
+        let profile = analyse(&data, &settings, &deselected);
+        for (what, drawn) in [
+            (
+                "svg",
+                plot_cli::export::render_svg(&data, &profile, &settings)
+                    .unwrap()
+                    .1,
+            ),
+            (
+                "png",
+                plot_cli::export::render_png(&data, &profile, &settings)
+                    .unwrap()
+                    .1,
+            ),
+        ] {
+            let legend = drawn.legend.unwrap();
+            let plot = drawn.plot.unwrap();
+            assert_eq!(drawn.markers.len(), steps);
+            let min = if steps == 21 { 21 } else { 20 };
+            assert!(
+                drawn.labels.len() >= min,
+                "{what} {steps}: {} labels",
+                drawn.labels.len()
+            );
+            for (i, (a, ra)) in drawn.labels.iter().enumerate() {
+                for (b, rb) in &drawn.labels[i + 1..] {
+                    assert!(
+                        !ra.intersects(rb),
+                        "{what} {steps}: labels {a} and {b} overlap"
+                    );
+                }
+                for (m, c) in &drawn.markers {
+                    assert!(
+                        ra.distance_to(*c) >= 3.0,
+                        "{what} {steps}: label {a} on marker {m}"
+                    );
+                }
+                assert!(
+                    !ra.intersects(&legend),
+                    "{what} {steps}: label {a} on the legend"
+                );
+                assert!(
+                    plot.contains(ra),
+                    "{what} {steps}: label {a} outside the plot"
+                );
+                assert!(
+                    !drawn.curve.windows(2).any(|s| ra.crossed_by(s[0], s[1])),
+                    "{what} {steps}: label {a} on the fit line"
+                );
+            }
+            for (a, ra) in drawn.peak_labels.iter() {
+                for (b, rb) in drawn.peak_labels.iter().filter(|(b, _)| b != a) {
+                    assert!(
+                        !ra.intersects(rb),
+                        "{what} {steps}: peak labels {a} and {b}"
+                    );
+                }
+            }
+            assert!(!drawn.peak_labels.is_empty());
+        }
+    }
 }

@@ -56,10 +56,17 @@ fn the_window_opens_under_xvfb_and_its_screenshot_shows_both_views() {
         .filter(|p| p[0] > 240 && p[1] > 240 && p[2] > 240)
         .count();
     assert!(background < px.len() * 97 / 100, "not blank");
-    assert!(count([220, 20, 60]) > 200, "the selected points (crimson)");
-    assert!(count([190, 190, 190]) > 20, "the point toggled off (gray)");
-    assert!(count([0, 0, 128]) > 200, "the fit curve (navy)");
-    assert!(count([31, 119, 180]) > 50, "ROI traces (tab10 blue)");
+    use plot_cli::palette;
+    assert!(count(palette::SELECTED) > 200, "the selected points");
+    assert!(
+        count(palette::DESELECTED) > 20,
+        "the point toggled off (its ring)"
+    );
+    assert!(count(palette::FIT) > 200, "the fit curve");
+    assert!(
+        count(palette::trace_colour(10, 21)) > 50,
+        "ROI traces (the middle step's shade)"
+    );
     let colours: std::collections::HashSet<[u8; 4]> = px.iter().copied().collect();
     assert!(colours.len() > 100, "{} colours", colours.len());
 }

@@ -64,7 +64,9 @@ fn fit_description(name: &str) -> Option<String> {
         Some(s) => (s, true),
         None => (rest, false),
     };
-    let quantity = FitQuantity::ALL.into_iter().find(|q| q.suffix() == suffix)?;
+    let quantity = FitQuantity::ALL
+        .into_iter()
+        .find(|q| q.suffix() == suffix)?;
     let what = match quantity {
         FitQuantity::Integral => "integral history",
         FitQuantity::IntPos => "centroid history",
@@ -327,7 +329,10 @@ mod tests {
                 "{name}: DESC {desc:?} must be 1..={DESC_LEN} ASCII characters"
             );
             assert!(!desc.contains('"'), "{name}: DESC {desc:?} has a quote");
-            assert!(seen.insert(desc.clone()), "{name}: DESC {desc:?} used twice");
+            assert!(
+                seen.insert(desc.clone()),
+                "{name}: DESC {desc:?} used twice"
+            );
         }
         let db = render(&specs, DEFAULT_MAX_STEPS);
         assert_eq!(db.matches("field(DESC, ").count(), specs.len());

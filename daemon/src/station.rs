@@ -243,11 +243,17 @@ mod example_tests {
         );
         // deny_unknown_fields already refuses extras; the trace must agree.
         assert_eq!(documented, code);
-        assert!(code.len() >= 19, "the trace found too few settings: {code:?}");
+        assert!(
+            code.len() >= 19,
+            "the trace found too few settings: {code:?}"
+        );
 
         // The values shown are the defaults the comments claim (the data
         // root has none: the one docs/deploy.md and the unit use).
-        assert_eq!(station.data_root, Some(PathBuf::from("/var/lib/fws-daemon")));
+        assert_eq!(
+            station.data_root,
+            Some(PathBuf::from("/var/lib/fws-daemon"))
+        );
         assert_eq!(station.prefixes, PrefixOverrides::default());
         assert_eq!(station.pv_groups, PvGroupFiles::default());
         assert_eq!(station.timing, Timing::default());
@@ -325,6 +331,10 @@ mod example_tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, code_settings().len() + 3, "settings and their 3 sections");
+        assert_eq!(
+            checked,
+            code_settings().len() + 3,
+            "settings and their 3 sections"
+        );
     }
 }

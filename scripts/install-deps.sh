@@ -22,8 +22,10 @@ for pkg in libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-rend
   libfreetype6 libdbus-1-3 libglib2.0-0 fonts-dejavu-core; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
-# The systemd unit's test: systemd-analyze verify/security, offline.
+# The systemd unit's tests: systemd-analyze verify/security/syscall-filter
+# offline, and strace for the system calls the daemon makes.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v strace >/dev/null 2>&1 || need+=(strace)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   need+=(python3-venv)
 fi

@@ -338,20 +338,21 @@ fn systemd_checks(stage: &Path) {
     println!("{overall}");
 }
 
-#[test]
-fn the_ioc_kit_runs_in_a_stock_ioc_and_its_access_rules_hold() {
+/// Runs a Python peer of this suite with loopback CA settings of its own
+/// (killed after `limit`) and returns its last line, the checks' count.
+fn run_peer(script: &str, args: &[&std::ffi::OsStr], limit: Duration) -> String {
     let port = loopback::free_port();
     let mut child = Command::new(loopback::python())
-        .arg(repo().join("daemon/tests/ioc_kit.py"))
-        .arg(repo().join("deploy"))
+        .arg(repo().join("daemon/tests").join(script))
+        .args(args)
         .envs(loopback::loopback_env(port))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start ioc_kit.py");
+        .unwrap_or_else(|e| panic!("start {script}: {e}"));
     let started = Instant::now();
     while child.try_wait().expect("poll").is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
+        if started.elapsed() > limit {
             let _ = child.kill();
             break;
         }
@@ -361,10 +362,38 @@ fn the_ioc_kit_runs_in_a_stock_ioc_and_its_access_rules_hold() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "IOC kit checks failed:\n{stdout}\n{}",
+        "{script} checks failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let last = stdout.lines().last().unwrap_or_default();
+    let last = stdout.lines().last().unwrap_or_default().to_string();
     assert!(last.contains("\"checks\""), "{stdout}");
     println!("{last}");
+    last
+}
+
+#[test]
+fn the_ioc_kit_runs_in_a_stock_ioc_and_its_access_rules_hold() {
+    run_peer(
+        "ioc_kit.py",
+        &[repo().join("deploy").as_os_str()],
+        Duration::from_secs(60),
+    );
+}
+
+/// The unit cannot run here (systemd is not PID 1): the daemon runs a scan
+/// under strace instead, and what it did must pass the unit's sandbox.
+#[test]
+fn a_scan_stays_within_the_units_system_call_filter_socket_families_and_writable_paths() {
+    let work = tempfile::tempdir().expect("a work folder");
+    run_peer(
+        "sandbox_peer.py",
+        &[
+            std::ffi::OsStr::new(env!("CARGO_BIN_EXE_fws-daemon")),
+            repo()
+                .join("deploy/systemd/fws-daemon@.service")
+                .as_os_str(),
+            work.path().as_os_str(),
+        ],
+        Duration::from_secs(180),
+    );
 }

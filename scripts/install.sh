@@ -56,7 +56,7 @@ say() { echo "install: $*"; }
 # 1. The binaries.
 bin_dir="${FWS_INSTALL_BIN_DIR:-}"
 if [ -z "$bin_dir" ]; then
-  # shellcheck source=env.sh
+  # shellcheck disable=SC1091
   source "$here/env.sh"
   "$here/install-deps.sh"
   cargo build --release --quiet --manifest-path "$repo/Cargo.toml" -p daemon -p sim -p plot-cli
@@ -116,7 +116,9 @@ passwd_of() { # NAME -> its passwd line, from the staging root or the host
     getent passwd "$1" || true
   fi
 }
-if [ -z "$(passwd_of "$user")" ]; then
+if [ -z "$(passwd_of "$user")" ] && [ -n "$root" ] && ! $as_root; then
+  say "not root: user $user not created in the staging root (useradd needs root)"
+elif [ -z "$(passwd_of "$user")" ]; then
   useradd_args=(--system --user-group --no-create-home --home-dir "$data_root"
     --shell /usr/sbin/nologin --comment "fws-daemon service")
   if [ -n "$root" ]; then
@@ -141,8 +143,12 @@ for dir in "$data_root" "$log_root"; do
   else
     mkdir -p "$root$dir"
     chmod 0755 "$root$dir"
-    $as_root && chown "$uid:$gid" "$root$dir"
-    say "created $dir (owner $user, mode 0755)"
+    if $as_root; then
+      chown "$uid:$gid" "$root$dir"
+      say "created $dir (owner $user, mode 0755)"
+    else
+      say "created $dir (mode 0755; not root: not given to $user)"
+    fi
   fi
 done
 

@@ -237,7 +237,12 @@ def drawn():
 
 
 check(pump(10, drawn), "the profile plot shows the 21 points and the fit curve")
-check(points.opts.get("pen") is None or points.lineStyle == Qt.NoPen, "points without a line")
+check(points.lineStyle == Qt.NoPen and points.symbol == "o", "the history as points, no line")
+check(fit.lineStyle == Qt.SolidLine and fit.symbol is None, "the fit as a line, no points")
+check(points.x_channel.address.endswith("H-PDB-IntPos")
+      and points.y_channel.address.endswith("H-PDB-Integral")
+      and fit.x_channel.address.endswith("H-PDB-FitPos")
+      and fit.y_channel.address.endswith("H-PDB-GaussFit"), "x/y of both curves")
 task = [w for w in widgets if w.objectName() == "TaskStatus"][0]
 check(pump(5, lambda: task.text() == "Success"), f"the screen shows Success ({task.text()})")
 sigma = [w for w in widgets if w.objectName() == "H_PDB_Sigma"][0]

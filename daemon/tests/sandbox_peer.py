@@ -74,7 +74,9 @@ trace = os.path.join(WORK, "strace.txt")
 with open(os.path.join(WORK, "sim.yaml"), "w") as f:
     f.write("sweep_seconds: 0.02\ntrace_samples: 500\n")
 daemon = subprocess.Popen(
-    ["strace", "-f", "-qq", "-o", trace, "-e", "trace=all", "-e", "signal=none",
+    # -y: file descriptors printed with their paths, so writes through a
+    # folder's descriptor (openat(fd, name), /proc/self/fd/N/name) resolve.
+    ["strace", "-f", "-qq", "-y", "-o", trace, "-e", "trace=all", "-e", "signal=none",
      BIN, "1", "--test-mode", "--data-root", data, "--log-dir", logs,
      "--sim-config", os.path.join(WORK, "sim.yaml")],
     stdout=open(os.path.join(WORK, "daemon.log"), "w"), stderr=subprocess.STDOUT, cwd=WORK)
@@ -117,21 +119,37 @@ finally:
 
 calls, socket_families, written, read = set(), set(), set(), set()
 line_re = re.compile(r"^\d+\s+([a-z0-9_]+)\((.*)")
+fd_paths = {}  # the latest path strace showed for each descriptor number
+
+
+def resolve(path, dirfd):
+    """An absolute path for a name given to a *at call (or a plain one)."""
+    fd = re.match(r"/proc/self/fd/(\d+)(/.*)?$", path)
+    if fd:
+        return fd_paths.get(fd.group(1), path) + (fd.group(2) or "")
+    if path.startswith("/"):
+        return path
+    # Relative: to the folder of dirfd, or the daemon's working folder.
+    base = re.match(r"\d+<(.*)>$", dirfd or "")
+    return os.path.join(base.group(1) if base else WORK, path)
+
+
 for line in open(trace, errors="replace"):
     m = line_re.match(line)
     if not m:
         continue
     name, args = m.groups()
     calls.add(name)
+    for fd, path in re.findall(r"(\d+)<(/[^>]*)>", args):
+        fd_paths[fd] = path
     if name in ("socket", "socketpair"):
         socket_families.add(args.split(",", 1)[0].strip())
     if name in ("openat", "open", "creat", "mkdir", "mkdirat", "rename", "renameat",
-                "renameat2", "unlink", "unlinkat"):
-        # Relative names resolve against the daemon's working folder.
-        paths = [os.path.join(WORK, p) for p in re.findall(r'"([^"]*)"', args)]
+                "renameat2", "unlink", "unlinkat") and " = -1 " not in args:
+        dirfd = args.split(",", 1)[0].strip() if name.endswith("at") or name == "renameat2" else None
+        paths = [resolve(p, dirfd) for p in re.findall(r'"([^"]*)"', args)]
         writes = name not in ("openat", "open") or re.search(r"O_WRONLY|O_RDWR|O_CREAT", args)
-        if " = -1 " not in args:
-            (written if writes else read).update(paths)
+        (written if writes else read).update(paths)
 
 check(len(calls) > 30, f"strace saw the daemon's calls ({len(calls)})")
 refused = sorted(c for c in calls if c not in allowed or c in denied)

@@ -21,15 +21,13 @@ fn repo() -> PathBuf {
 }
 
 /// `fws-daemon`, `fws-sim` and `fws-plot` as cargo built them for the
-/// tests (the other two belong to other packages: build them, a no-op when
-/// up to date, so a stale one is never installed).
+/// tests (the other two are built here too, a no-op when up to date, so a
+/// stale one is never installed).
 fn binaries() -> PathBuf {
     let daemon = Path::new(env!("CARGO_BIN_EXE_fws-daemon"));
+    // By binary name, from the workspace root: whichever member holds it.
     let status = Command::new(env!("CARGO"))
-        .args([
-            "build", "--quiet", "-p", "sim", "--bin", "fws-sim", "-p", "plot-cli", "--bin",
-            "fws-plot",
-        ])
+        .args(["build", "--quiet", "--bin", "fws-sim", "--bin", "fws-plot"])
         .current_dir(repo())
         .status()
         .expect("run cargo build");

@@ -19,6 +19,17 @@ command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
 for pkg in libgl1-mesa-dri libgl1 libegl1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
+# The operator-screen test: PyQt5's wheel bundles Qt but not the X11/xcb
+# libraries its xcb platform plugin loads, nor fontconfig and a font.
+for pkg in libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 \
+  libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libfontconfig1 \
+  libfreetype6 libdbus-1-3 libglib2.0-0 fonts-dejavu-core; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+# The systemd unit's tests: systemd-analyze verify/security/syscall-filter
+# offline, and strace for the system calls the daemon makes.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v strace >/dev/null 2>&1 || need+=(strace)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   need+=(python3-venv)
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python reference peers (numpy, scipy, h5py, and the published
 # fws-daemon 3.3.1 whose functions the cross-checks call) in a venv under
-# $FWS_VENV. Reinstalls only when the requirements change.
+# $FWS_VENV, then PyDM and PyQt5 for the operator-screen test. Each set has
+# its own stamp and is reinstalled only when its requirements change.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/env.sh"
@@ -21,4 +22,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$FWS_VENV/bin/python" -m pip install --quiet -r "$requirements"
   "$FWS_VENV/bin/python" -m pip install --quiet --no-deps "$reference_pkg"
   printf '%s' "$want" > "$stamp"
+fi
+
+# PyDM for the operator-screen test, constrained by the reference pins.
+screens="$here/requirements-screens.txt"
+screens_stamp="$FWS_VENV/.fws-requirements-screens"
+want_screens="$(cat "$screens" "$requirements")"
+if [ ! -f "$screens_stamp" ] || [ "$(cat "$screens_stamp")" != "$want_screens" ]; then
+  "$FWS_VENV/bin/python" -m pip install --quiet -r "$screens" -c "$requirements"
+  printf '%s' "$want_screens" > "$screens_stamp"
 fi

@@ -1,10 +1,92 @@
 //! `deploy/db/fws_daemon.db`: the daemon's PVs as EPICS records, for sites
 //! that host them in their own IOC (`--pv-host ioc`). Rendered from the
 //! same specs the embedded server serves, so the two cannot drift; a test
-//! holds the committed file to the rendering.
+//! holds the committed file to the rendering. Each record also gets a
+//! DESC (from [`description`]) and an access-security group matching
+//! `deploy/ioc/fws_daemon.acf`.
 
 use ca::{PvSpec, PvType, Value, CA_STRING_LEN};
+use callbacks::{FitQuantity, FIT_CHANNELS};
 use std::fmt::Write as _;
+
+/// The access-security group of the operator PVs (inputs, Trigger,
+/// ScanControl, LogLevel, SilencedLoggers): the PVs the daemon serves
+/// writable. `deploy/ioc/fws_daemon.acf` lets operator hosts write them.
+pub const ASG_OPERATE: &str = "FWS_OPERATE";
+/// The access-security group of every other PV (status, logs, fit
+/// results): only the daemon's host writes them.
+pub const ASG_STATUS: &str = "FWS_STATUS";
+/// EPICS' limit on a DESC field (`char[41]`, NUL included).
+pub const DESC_LEN: usize = 40;
+
+/// The DESC of the bridge PV `name` (unprefixed), or None for a PV this
+/// table does not know yet (a test then fails: add it here).
+pub fn description(name: &str) -> Option<String> {
+    let fixed = match name {
+        "Trigger" => "Write 1 to start a scan sequence",
+        "Heartbeat" => "Toggles while the control loop is alive",
+        "Busy" => "1 while a scan sequence runs",
+        "TaskStatus" => "Result of the last sequence",
+        "TaskDuration" => "Wall time of the last sequence",
+        "DebugLog" => "Last DEBUG message",
+        "InfoLog" => "Last INFO message",
+        "WarningLog" => "Last WARNING message",
+        "ErrorLog" => "Last ERROR message",
+        "LogLevel" => "Lowest level logged and published",
+        "SilencedLoggers" => "Modules whose messages are dropped",
+        "NumScans" => "Steps of the next scan",
+        "RelativeScan" => "Positions relative to PosToDelay",
+        "CenterPosition" => "Centre of the scan range",
+        "ScanStart" => "First position of the scan",
+        "ScanEnd" => "Last position of the scan",
+        "OutputPath" => "Output folder, inside the data root",
+        "DataFilePath" => "Extra data PVs (YAML in the data root)",
+        "MetadataFilePath" => "Extra metadata PVs (YAML, data root)",
+        "FileName" => "File of the current or last scan",
+        "ScanCurrentStep" => "Step in progress (1-based)",
+        "ScanElapsedTime" => "Time since the sequence started",
+        "ScanControl" => "RESUME, PAUSE, ABORT or STOP the scan",
+        "ScanExitStatus" => "How the last sequence really ended",
+        "ScanExitReason" => "Why the last sequence ended early",
+        _ => return fit_description(name),
+    };
+    Some(fixed.to_string())
+}
+
+/// The fit PVs: `<channel>-<quantity>[-F]` by rule.
+fn fit_description(name: &str) -> Option<String> {
+    let (channel, rest) = FIT_CHANNELS.iter().find_map(|c| {
+        name.strip_prefix(c)
+            .and_then(|r| r.strip_prefix('-'))
+            .map(|r| (*c, r))
+    })?;
+    let (suffix, filtered) = match rest.strip_suffix("-F") {
+        Some(s) => (s, true),
+        None => (rest, false),
+    };
+    let quantity = FitQuantity::ALL
+        .into_iter()
+        .find(|q| q.suffix() == suffix)?;
+    let what = match quantity {
+        FitQuantity::Integral => "integral history",
+        FitQuantity::IntPos => "centroid history",
+        FitQuantity::GaussFit => "Gauss fit curve, y",
+        FitQuantity::FitPos => "Gauss fit curve, x",
+        FitQuantity::Amp => "Gauss amplitude",
+        FitQuantity::Mean => "Gauss mean",
+        FitQuantity::Sigma => "Gauss sigma",
+        FitQuantity::Fwhm => "Gauss FWHM",
+        FitQuantity::AmpErr => "amplitude std error",
+        FitQuantity::MeanErr => "mean std error",
+        FitQuantity::SigmaErr => "sigma std error",
+        FitQuantity::RedChi2 => "fit reduced chi-square",
+        FitQuantity::FitOk => "1: fit converged",
+    };
+    Some(format!(
+        "{channel} {what}{}",
+        if filtered { ", filtered" } else { "" }
+    ))
+}
 
 /// The macro for the daemon's prefix (the `main` prefix).
 pub const PREFIX_MACRO: &str = "$(P)";
@@ -23,7 +105,10 @@ pub fn render(specs: &[PvSpec], max_steps: u32) -> String {
          # Macros: P = the daemon's prefix (e.g. Test:SCAN:DMN-), MAX_STEPS = the\n\
          # daemon's max_steps (history length; NumScans' upper limit).\n\
          # Operator inputs post a monitor on every write where the record type\n\
-         # allows it (MPST/MDEL); read-only PVs are the daemon's to write.\n",
+         # allows it (MPST/MDEL); read-only PVs are the daemon's to write.\n\
+         # Access security (deploy/ioc/fws_daemon.acf): ASG FWS_OPERATE for\n\
+         # the operator PVs, FWS_STATUS for the daemon's; without an ACF\n\
+         # loaded (asSetFilename) EPICS ignores ASG and everyone may write.\n",
     );
     for spec in specs {
         let Some(name) = spec.name.strip_prefix(PREFIX_MACRO) else {
@@ -128,6 +213,18 @@ fn render_one(out: &mut String, name: &str, spec: &PvSpec, max_steps: u32) {
             _ => {}
         }
     }
+    if let Some(desc) = description(name) {
+        fields.insert(0, ("DESC".into(), desc));
+    }
+    fields.push((
+        "ASG".into(),
+        if spec.writable {
+            ASG_OPERATE
+        } else {
+            ASG_STATUS
+        }
+        .into(),
+    ));
     let _ = writeln!(out, "record({record}, \"{PREFIX_MACRO}{name}\") {{");
     for (field, value) in fields {
         let _ = writeln!(
@@ -206,5 +303,59 @@ mod tests {
         let sigma = record("H-APDL-Sigma");
         assert!(sigma.starts_with("record(ai,") && sigma.contains("field(EGU, \"mm\")"));
         assert_eq!(db.matches("record(").count(), bridge_pvs("x", 10).len());
+        assert!(trigger.contains("field(ASG, \"FWS_OPERATE\")"), "{trigger}");
+        assert!(status.contains("field(ASG, \"FWS_STATUS\")"), "{status}");
+        assert!(
+            sigma.contains("field(DESC, \"H-APDL Gauss sigma\")"),
+            "{sigma}"
+        );
+        assert!(
+            history.contains("field(DESC, \"H-PDB integral history, filtered\")"),
+            "{history}"
+        );
+    }
+
+    #[test]
+    fn every_record_has_a_short_unique_description_and_its_access_group() {
+        let specs = bridge_pvs(PREFIX_MACRO, DEFAULT_MAX_STEPS);
+        let mut seen = std::collections::HashSet::new();
+        for spec in &specs {
+            let name = spec.name.trim_start_matches(PREFIX_MACRO);
+            let desc = description(name).unwrap_or_else(|| {
+                panic!("{name} has no DESC: add it to db::description (max {DESC_LEN} chars)")
+            });
+            assert!(
+                !desc.is_empty() && desc.len() <= DESC_LEN && desc.is_ascii(),
+                "{name}: DESC {desc:?} must be 1..={DESC_LEN} ASCII characters"
+            );
+            assert!(!desc.contains('"'), "{name}: DESC {desc:?} has a quote");
+            assert!(
+                seen.insert(desc.clone()),
+                "{name}: DESC {desc:?} used twice"
+            );
+        }
+        let db = render(&specs, DEFAULT_MAX_STEPS);
+        assert_eq!(db.matches("field(DESC, ").count(), specs.len());
+        let operate = specs.iter().filter(|s| s.writable).count();
+        assert_eq!(db.matches("field(ASG, \"FWS_OPERATE\")").count(), operate);
+        assert_eq!(
+            db.matches("field(ASG, \"FWS_STATUS\")").count(),
+            specs.len() - operate
+        );
+        // The operator PVs are the inputs, Trigger, ScanControl and the
+        // two logging settings: the ACF's FWS_OPERATE group.
+        let mut writable: Vec<&str> = specs
+            .iter()
+            .filter(|s| s.writable)
+            .map(|s| s.name.trim_start_matches(PREFIX_MACRO))
+            .collect();
+        writable.sort_unstable();
+        let mut expected: Vec<&str> = crate::bridge::INPUTS
+            .iter()
+            .copied()
+            .chain(["Trigger", "ScanControl", "LogLevel", "SilencedLoggers"])
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(writable, expected);
     }
 }

@@ -164,3 +164,177 @@ impl Timing {
 pub fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
 }
+
+#[cfg(test)]
+mod example_tests {
+    //! `deploy/station.example.yaml` is the site's documentation of this
+    //! file: it must parse here and name every setting the code has.
+    use super::*;
+    use serde_reflection::{ContainerFormat, Format, Registry, Tracer, TracerConfig};
+
+    const EXAMPLE: &str = include_str!("../../deploy/station.example.yaml");
+
+    fn example_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/station.example.yaml")
+    }
+
+    /// Every setting of [`Station`] as a dotted path (`timing.sweep_s`),
+    /// traced from its `Deserialize` impl: a new field shows up here
+    /// without anyone listing it.
+    fn code_settings() -> Vec<String> {
+        let mut tracer = Tracer::new(TracerConfig::default());
+        tracer
+            .trace_simple_type::<Station>()
+            .expect("trace Station");
+        let registry = tracer.registry().expect("the traced formats");
+        let mut out = Vec::new();
+        walk(&registry, "Station", "", &mut out);
+        out.sort();
+        out
+    }
+
+    fn walk(registry: &Registry, container: &str, prefix: &str, out: &mut Vec<String>) {
+        let Some(ContainerFormat::Struct(fields)) = registry.get(container) else {
+            panic!("{container} is not a struct in the trace");
+        };
+        for field in fields {
+            let path = format!("{prefix}{}", field.name);
+            match &field.value {
+                Format::TypeName(inner) => walk(registry, inner, &format!("{path}."), out),
+                Format::Option(inner) if matches!(**inner, Format::TypeName(_)) => {
+                    let Format::TypeName(inner) = &**inner else {
+                        unreachable!()
+                    };
+                    walk(registry, inner, &format!("{path}."), out)
+                }
+                _ => out.push(path),
+            }
+        }
+    }
+
+    /// The example's settings as dotted paths: every key whose value is
+    /// not itself a mapping.
+    fn example_settings(value: &serde_yaml::Value, prefix: &str, out: &mut Vec<String>) {
+        if let serde_yaml::Value::Mapping(map) = value {
+            for (key, inner) in map {
+                let key = key.as_str().expect("text keys");
+                match inner {
+                    serde_yaml::Value::Mapping(_) => {
+                        example_settings(inner, &format!("{prefix}{key}."), out)
+                    }
+                    _ => out.push(format!("{prefix}{key}")),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_example_parses_and_names_every_setting_of_the_code() {
+        let station = Station::load(&example_path()).expect("the example loads");
+        let mut documented = Vec::new();
+        let yaml: serde_yaml::Value = serde_yaml::from_str(EXAMPLE).expect("YAML");
+        example_settings(&yaml, "", &mut documented);
+        documented.sort();
+        let code = code_settings();
+        let missing: Vec<&String> = code.iter().filter(|s| !documented.contains(s)).collect();
+        assert!(
+            missing.is_empty(),
+            "deploy/station.example.yaml lacks {missing:?}: document each new setting there"
+        );
+        // deny_unknown_fields already refuses extras; the trace must agree.
+        assert_eq!(documented, code);
+        assert!(
+            code.len() >= 19,
+            "the trace found too few settings: {code:?}"
+        );
+
+        // The values shown are the defaults the comments claim (the data
+        // root has none: the one docs/deploy.md and the unit use).
+        assert_eq!(
+            station.data_root,
+            Some(PathBuf::from("/var/lib/fws-daemon"))
+        );
+        assert_eq!(station.prefixes, PrefixOverrides::default());
+        assert_eq!(station.pv_groups, PvGroupFiles::default());
+        assert_eq!(station.timing, Timing::default());
+        assert_eq!(station.max_steps, Some(planner::DEFAULT_MAX_STEPS));
+    }
+
+    /// A key line of the example: its indent, its name.
+    fn key_of(line: &str) -> Option<(usize, &str)> {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return None;
+        }
+        let (key, _) = trimmed.split_once(':')?;
+        Some((line.len() - trimmed.len(), key))
+    }
+
+    /// The comment that documents the key on line `at`: the comment lines
+    /// right above it (keys of one group may share one, so siblings above
+    /// are skipped), followed by the comment of its parent key.
+    fn comment_for(lines: &[&str], at: usize) -> String {
+        let Some((indent, _)) = key_of(lines[at]) else {
+            return String::new();
+        };
+        let mut i = at;
+        let mut own = Vec::new();
+        while i > 0 {
+            i -= 1;
+            let line = lines[i].trim_start();
+            if line.starts_with('#') {
+                own.push(line);
+                continue;
+            }
+            if !own.is_empty() {
+                break;
+            }
+            match key_of(lines[i]) {
+                Some((sibling, _)) if sibling == indent => continue,
+                Some((parent, _)) if parent < indent => {
+                    return format!("{}\n{}", own.join("\n"), comment_for(lines, i))
+                }
+                _ => break,
+            }
+        }
+        let mut text = own.join("\n");
+        if indent > 0 {
+            // Own comment found: the parent's still applies (units, defaults).
+            if let Some(parent) = (0..at)
+                .rev()
+                .find(|&j| key_of(lines[j]).is_some_and(|(d, _)| d < indent))
+            {
+                text.push('\n');
+                text.push_str(&comment_for(lines, parent));
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn every_setting_of_the_example_has_a_comment_with_its_default() {
+        let lines: Vec<&str> = EXAMPLE.lines().collect();
+        let mut checked = 0;
+        for (at, line) in lines.iter().enumerate() {
+            let Some((_, key)) = key_of(line) else {
+                continue;
+            };
+            let comment = comment_for(&lines, at);
+            // A section (`timing:` alone) needs a comment; a setting's
+            // comment (its own or its section's) names its default.
+            let section = line.trim_end().ends_with(':');
+            assert!(
+                comment.trim().len() > 1 && (section || comment.to_lowercase().contains("default")),
+                "deploy/station.example.yaml: `{key}` (line {}) has no comment{}:\n{comment}",
+                at + 1,
+                if section { "" } else { " naming its default" }
+            );
+            checked += 1;
+        }
+        assert_eq!(
+            checked,
+            code_settings().len() + 3,
+            "settings and their 3 sections"
+        );
+    }
+}

@@ -101,7 +101,7 @@ fn main() {
                 // The files are not what is measured.
                 let _ = std::fs::remove_dir_all(work.path().join("data/soak"));
             }
-            if done == 100 || done == total {
+            if done == 100 || done % 1000 == 0 || done == total {
                 print(done, "");
             }
         }

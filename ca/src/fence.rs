@@ -18,8 +18,12 @@
 //! addresses (not `0.0.0.0`) and `EPICS_CA_AUTO_ADDR_LIST=NO`. The allowed
 //! addresses are those, plus the local addresses that reach the hosts of
 //! `EPICS_CA_ADDR_LIST`, `EPICS_CAS_BEACON_ADDR_LIST` and
-//! `EPICS_CA_NAME_SERVERS` (for loopback destinations: loopback). Otherwise
-//! nothing is changed, as EPICS does by default: every interface.
+//! `EPICS_CA_NAME_SERVERS` (for loopback destinations: loopback), plus, to
+//! receive broadcast searches, the broadcast addresses of those interfaces.
+//! Host names are resolved at start. Otherwise nothing is changed, as EPICS
+//! does by default: every interface. A wildcard bind goes to the first
+//! allowed address, so a loopback server cannot also send beacons off the
+//! host: name the interface that reaches them in the interface list.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::sync::OnceLock;
@@ -32,33 +36,72 @@ pub struct Fence {
     /// The addresses a socket may be bound to; the first takes wildcard
     /// binds.
     pub allowed: Vec<Ipv4Addr>,
+    /// The broadcast addresses of the allowed interfaces (and
+    /// 255.255.255.255): bound only to receive broadcasts.
+    pub broadcast: Vec<Ipv4Addr>,
 }
 
 static FENCE: OnceLock<Fence> = OnceLock::new();
 
+/// The IPv4 addresses of an EPICS address list: `host[:port]` entries, the
+/// host an address or a name (resolved now, as EPICS does at start).
 fn addresses(list: &str) -> Result<Vec<Ipv4Addr>, String> {
+    use std::net::ToSocketAddrs;
     list.split_whitespace()
         .map(|entry| {
             // Entries may carry a port (`host:port`): the host is what binds.
             let host = entry.rsplit_once(':').map_or(entry, |(h, _)| h);
-            host.parse::<Ipv4Addr>()
-                .map_err(|_| format!("{entry:?} is not an IPv4 address"))
+            if let Ok(ip) = host.parse::<Ipv4Addr>() {
+                return Ok(ip);
+            }
+            (host, 0)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut found| {
+                    found.find_map(|a| match a {
+                        std::net::SocketAddr::V4(v4) => Some(*v4.ip()),
+                        std::net::SocketAddr::V6(_) => None,
+                    })
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{entry:?} is neither an IPv4 address nor a host name that resolves to one"
+                    )
+                })
         })
         .collect()
 }
 
 /// The local address the kernel would send from to reach `to` (no packet
-/// is sent: a UDP connect only chooses the route).
+/// is sent: a UDP connect only chooses the route; a broadcast address needs
+/// SO_BROADCAST for that).
 fn source_for(to: Ipv4Addr) -> Option<Ipv4Addr> {
     if to.is_loopback() {
         return Some(Ipv4Addr::LOCALHOST);
     }
     let probe = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    probe.set_broadcast(true).ok()?;
     probe.connect(SocketAddrV4::new(to, 9)).ok()?;
     match probe.local_addr().ok()? {
         std::net::SocketAddr::V4(a) if !a.ip().is_unspecified() => Some(*a.ip()),
         _ => None,
     }
+}
+
+/// The broadcast addresses of the interfaces that hold `addresses`: the CA
+/// server also listens on those, for the searches clients broadcast.
+fn broadcasts_of(addresses: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
+    let mut out = vec![Ipv4Addr::BROADCAST];
+    for interface in if_addrs::get_if_addrs().unwrap_or_default() {
+        if let if_addrs::IfAddr::V4(v4) = interface.addr {
+            if let Some(b) = v4.broadcast.filter(|_| addresses.contains(&v4.ip)) {
+                if !out.contains(&b) {
+                    out.push(b);
+                }
+            }
+        }
+    }
+    out
 }
 
 impl Fence {
@@ -90,7 +133,22 @@ impl Fence {
                 }
             }
         }
-        Ok(Some(Self { allowed }))
+        let broadcast = broadcasts_of(&allowed);
+        Ok(Some(Self { allowed, broadcast }))
+    }
+
+    /// Reads the environment's fence and installs it: `Ok(None)` when the
+    /// environment asks for every interface. Call it before any socket is
+    /// made.
+    pub fn install_from_env() -> Result<Option<Vec<Ipv4Addr>>, String> {
+        match Self::from_env()? {
+            Some(fence) => {
+                let allowed = fence.allowed.clone();
+                fence.install();
+                Ok(Some(allowed))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Applies this fence to every later bind of the process. Returns false
@@ -100,7 +158,7 @@ impl Fence {
     }
 
     fn allows(&self, ip: Ipv4Addr) -> bool {
-        self.allowed.contains(&ip)
+        self.allowed.contains(&ip) || self.broadcast.contains(&ip)
     }
 
     fn allows_loopback(&self) -> bool {
@@ -280,7 +338,8 @@ mod tests {
             addresses("127.0.0.1 10.0.0.2:5064").unwrap(),
             [Ipv4Addr::LOCALHOST, Ipv4Addr::new(10, 0, 0, 2)]
         );
-        assert!(addresses("localhost").is_err());
+        assert_eq!(addresses("localhost").unwrap(), [Ipv4Addr::LOCALHOST]);
+        assert!(addresses("no-such-host.invalid").is_err());
         assert!(addresses("").unwrap().is_empty());
     }
 

@@ -354,15 +354,18 @@ fn write_hook(
 }
 
 /// Whether the "not keeping up" warning may be said now: at most once per
-/// five seconds, for the whole process.
+/// five seconds, for the whole process (a monotonic clock: a stepped wall
+/// clock must not silence it).
 fn busy_said_now() -> bool {
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    // Seconds since START, plus one so that 0 means "never said".
     static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = START.get_or_init(Instant::now).elapsed().as_secs() + 1;
     let last = LAST.load(Ordering::Relaxed);
-    now >= last + 5
+    (last == 0 || now >= last + 5)
         && LAST
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()

@@ -151,46 +151,100 @@ impl ScanFile {
         name: &str,
         root: &RootAttributes,
     ) -> Result<Self, FileError> {
-        let (file, path) = create_new(folder, name)?;
+        let (file, path, created) = create_new(folder, name)?;
         let err = |what: &str, e: hdf5::Error| FileError::hdf5(&path, what, &e);
         let out = Self {
             file,
             path: path.clone(),
         };
-        let loc: &Location = &out.file;
-        let write = || -> hdf5::Result<()> {
-            attr_value(loc, "num_scans", &Value::Long(i64::from(root.num_scans)))?;
-            match root.position_scan {
-                Some((start, end)) => {
-                    attr_value(loc, "position_scan", &Value::Doubles(vec![start, end]))?
+        let begun = out
+            .begin(root)
+            .map_err(|e| err("writing the root attributes", e));
+        match begun.and_then(|()| out.flush()) {
+            Ok(()) => Ok(out),
+            Err(failed) => {
+                // Not a usable file (a disk full after the first bytes): not
+                // left behind, unless someone else's took its name.
+                drop(out);
+                let candidate = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                if let Some(candidate) = candidate {
+                    if let Err(removing) = folder.remove_if(&candidate, &created) {
+                        tracing::warn!("removing the unusable {}: {removing}", path.display());
+                    }
                 }
-                None => attr_value(loc, "position_scan", &Value::Text("None".into()))?,
+                Err(failed)
             }
-            loc.new_attr::<bool>()
-                .shape(())
-                .create("relative_scan")?
-                .write_scalar(&root.relative_scan)?;
-            attr_value(
-                loc,
-                "file_path",
-                &Value::Text(path.to_string_lossy().into_owned()),
-            )?;
-            attr_value(loc, "start_time", &Value::Text(root.start_time.clone()))?;
-            attr_value(loc, "username", &Value::Text(root.username.clone()))?;
-            // The reference's value, kept so readers that check it still work.
-            attr_value(loc, "source", &Value::Text("EpicsBridge".into()))?;
-            attr_value(
-                loc,
-                "daemon_version",
-                &Value::Text(root.daemon_version.clone()),
-            )?;
-            attr_value(loc, "plan", &Value::Doubles(root.plan.clone()))?;
-            attr_value(loc, "exit_status", &Value::Text("Running".into()))?;
-            Ok(())
-        };
-        write().map_err(|e| err("writing the root attributes", e))?;
-        out.flush()?;
-        Ok(out)
+        }
+    }
+
+    /// The root attributes, `exit_status` Running.
+    fn begin(&self, root: &RootAttributes) -> hdf5::Result<()> {
+        let loc: &Location = &self.file;
+        attr_value(loc, "num_scans", &Value::Long(i64::from(root.num_scans)))?;
+        match root.position_scan {
+            Some((start, end)) => {
+                attr_value(loc, "position_scan", &Value::Doubles(vec![start, end]))?
+            }
+            None => attr_value(loc, "position_scan", &Value::Text("None".into()))?,
+        }
+        loc.new_attr::<bool>()
+            .shape(())
+            .create("relative_scan")?
+            .write_scalar(&root.relative_scan)?;
+        attr_value(
+            loc,
+            "file_path",
+            &Value::Text(self.path.to_string_lossy().into_owned()),
+        )?;
+        attr_value(loc, "start_time", &Value::Text(root.start_time.clone()))?;
+        attr_value(loc, "username", &Value::Text(root.username.clone()))?;
+        // The reference's value, kept so readers that check it still work.
+        attr_value(loc, "source", &Value::Text("EpicsBridge".into()))?;
+        attr_value(
+            loc,
+            "daemon_version",
+            &Value::Text(root.daemon_version.clone()),
+        )?;
+        attr_value(loc, "plan", &Value::Doubles(root.plan.clone()))?;
+        attr_value(
+            loc,
+            "exit_status",
+            &Value::Text(runner::ExitStatus::Running.label().into()),
+        )
+    }
+
+    /// Opens an existing file to record its ending (a file a daemon left
+    /// open).
+    pub fn open_existing(path: &Path) -> Result<Self, FileError> {
+        let file = cloexec::h5::open_rw(path)
+            .map_err(|e| FileError::hdf5(path, "opening the file", &e))?;
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file's `exit_status` ("Running" until it is closed), if any.
+    pub fn exit_status(&self) -> Option<String> {
+        let value: VarLenUnicode = self.file.attr("exit_status").ok()?.read_scalar().ok()?;
+        Some(value.as_str().to_string())
+    }
+
+    /// The steps the file holds whole: its `completed_steps`, written with
+    /// each step, else (a file of the reference's) its step groups.
+    pub fn completed_steps(&self) -> u64 {
+        match self
+            .file
+            .attr("completed_steps")
+            .and_then(|a| a.read_scalar::<i64>())
+        {
+            Ok(n) => u64::try_from(n).unwrap_or(0),
+            Err(_) => self
+                .file
+                .member_names()
+                .map(|m| m.iter().filter(|n| n.starts_with("scan_")).count() as u64)
+                .unwrap_or(0),
+        }
     }
 
     /// The file's path (the name asked for, or its free variant).
@@ -266,7 +320,10 @@ const MAX_VARIANTS: u32 = 999;
 
 /// Creates `name` exclusively in `folder`, or its first free `_N` variant,
 /// and opens it with HDF5 through the folder's descriptor.
-fn create_new(folder: &dataroot::Folder, name: &str) -> Result<(File, PathBuf), FileError> {
+fn create_new(
+    folder: &dataroot::Folder,
+    name: &str,
+) -> Result<(File, PathBuf, dataroot::Created), FileError> {
     let wanted = Path::new(name);
     let stem = wanted
         .file_stem()
@@ -284,7 +341,7 @@ fn create_new(folder: &dataroot::Folder, name: &str) -> Result<(File, PathBuf), 
             Ok(created) => {
                 // Ours, empty, held open: HDF5 writes it from the start.
                 return match cloexec::h5::create_trunc(folder.through_descriptor(&candidate)) {
-                    Ok(file) => Ok((file, path)),
+                    Ok(file) => Ok((file, path, created)),
                     Err(e) => {
                         let failed = FileError::hdf5(&path, "creating the file", &e);
                         // Never an empty file left behind, never someone else's removed.

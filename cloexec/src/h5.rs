@@ -45,9 +45,23 @@ pub fn close_on_exec(file: &File) -> hdf5::Result<()> {
     Ok(())
 }
 
-/// The POSIX descriptor of a file opened with HDF5's default (sec2) driver.
+/// The POSIX descriptor of a file opened with HDF5's default (sec2) driver
+/// (another driver's handle is not a descriptor: refused).
 fn descriptor(file: &File) -> hdf5::Result<libc::c_int> {
     hdf5::sync::sync(|| {
+        // SAFETY: the access property list of a live file, closed here; the
+        // driver ids are HDF5's own.
+        let sec2 = unsafe {
+            let access = hdf5::h5check(hdf5_sys::h5f::H5Fget_access_plist(file.id()))?;
+            let driver = hdf5_sys::h5p::H5Pget_driver(access);
+            hdf5_sys::h5p::H5Pclose(access);
+            driver >= 0 && driver == hdf5_sys::h5fd::H5FD_sec2_init()
+        };
+        if !sec2 {
+            return Err(hdf5::Error::from(
+                "the file is not opened with HDF5's sec2 driver: its descriptor is unknown",
+            ));
+        }
         let mut handle: *mut std::ffi::c_void = std::ptr::null_mut();
         // SAFETY: `file.id()` is a live file id; for the sec2 driver the
         // handle HDF5 returns points to the descriptor (an int) it keeps

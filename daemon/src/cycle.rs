@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::logging;
 use crate::memory;
 use crate::task;
-use crate::throttle::Throttle;
+use crate::throttle::{self, Throttle};
 use crate::watchdog::{Liveness, BEAT_PERIOD};
 use ca::{PvServer, Value, WriteEvent};
 use runner::{Directive, ExitStatus};
@@ -113,9 +113,10 @@ pub async fn run(
                         let short = name.strip_prefix(&ctx.prefixes.main).unwrap_or(&name).to_string();
                         let message = format!("{short}: the write of {sent} was refused ({reason})");
                         let said = format!("{message} [from {client}]");
-                        // Held back only when the same write is refused again
-                        // (a flood); another mistake is told at once.
-                        if let Some(line) = throttle.pass(&format!("refused:{message}"), said, Instant::now()) {
+                        // Held back when the same sort of write is refused
+                        // again (a flood, whatever values it sends); another
+                        // sort of mistake is told at once.
+                        if let Some(line) = throttle.pass(&format!("refused:{short}:{}", throttle::kind_of(&reason)), said, Instant::now()) {
                             error!("{line}");
                         }
                         if INPUTS.contains(&short.as_str()) {

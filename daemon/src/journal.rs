@@ -6,10 +6,19 @@
 //! it holds and a reason; nothing else in it is touched. When the daemon
 //! could not record the ending itself (a full disk), the note holds it and
 //! it is recorded at the next start instead.
+//!
+//! The note is written whole at the start (synced, with its folder) and
+//! padded to [`NOTE_BYTES`], so that recording an ending later rewrites
+//! bytes already on disk in place: that works on a full disk.
 
-use hdf5::types::VarLenUnicode;
+use callbacks::{ExitAttributes, ScanFile};
+use runner::ExitStatus;
 use serde::{Deserialize, Serialize};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
+
+/// The note's size on disk, whatever it holds.
+const NOTE_BYTES: usize = 4096;
 
 /// What the note holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,10 +50,41 @@ pub struct Journal {
 pub struct Recovered {
     /// The file.
     pub file: PathBuf,
-    /// The status now recorded in it.
+    /// Whether it was still Running and is marked now (else it had been
+    /// closed after all, and only the note was left).
+    pub marked: bool,
+    /// The status the file now records.
     pub exit_status: String,
     /// The reason recorded.
     pub reason: String,
+}
+
+/// `note` as JSON padded with spaces to [`NOTE_BYTES`] (a reason too long
+/// for it is shortened).
+fn padded(note: &Note) -> Result<Vec<u8>, String> {
+    let mut note = note.clone();
+    loop {
+        let mut bytes = serde_json::to_vec(&note).map_err(|e| e.to_string())?;
+        if bytes.len() <= NOTE_BYTES {
+            bytes.resize(NOTE_BYTES, b' ');
+            return Ok(bytes);
+        }
+        match note.ending.as_mut() {
+            Some(e) if !e.exit_reason.is_empty() => {
+                let keep = e
+                    .exit_reason
+                    .len()
+                    .saturating_sub(bytes.len() - NOTE_BYTES + 3);
+                let mut end = keep;
+                while !e.exit_reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                e.exit_reason.truncate(end);
+                e.exit_reason.push('…');
+            }
+            _ => return Err("the file's path is too long for the journal".into()),
+        }
+    }
 }
 
 impl Journal {
@@ -57,42 +97,53 @@ impl Journal {
         }
     }
 
-    fn write(&self, note: &Note) -> Result<(), String> {
-        let fail = |e: std::io::Error| format!("journal {}: {e}", self.path.display());
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
-        let text = serde_json::to_string(note).map_err(|e| e.to_string())?;
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(fail)?;
-        std::fs::rename(&tmp, &self.path).map_err(fail)
+    fn fail(&self, e: std::io::Error) -> String {
+        format!("journal {}: {e}", self.path.display())
     }
 
-    /// Notes that `file` is open.
+    /// Notes that `file` is open: written whole, synced, then renamed into
+    /// place and the folder synced (a crash leaves the old note or the new).
     pub fn open(&self, file: &Path) -> Result<(), String> {
-        self.write(&Note {
+        let bytes = padded(&Note {
             file: file.to_path_buf(),
             ending: None,
-        })
+        })?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.fail(e))?;
+        let tmp = self.path.with_extension("json.tmp");
+        let mut out = std::fs::File::create(&tmp).map_err(|e| self.fail(e))?;
+        out.write_all(&bytes)
+            .and_then(|()| out.sync_all())
+            .map_err(|e| self.fail(e))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| self.fail(e))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| self.fail(e))
     }
 
     /// The file was closed with its exit status: the note goes.
     pub fn closed(&self) -> Result<(), String> {
         match std::fs::remove_file(&self.path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(format!("journal {}: {e}", self.path.display()))
-            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.fail(e)),
             _ => Ok(()),
         }
     }
 
-    /// The file's ending could not be recorded in it: keep it for the next
-    /// start.
+    /// The file's ending could not be recorded in it: the note (written at
+    /// the start) is rewritten in place to hold it, for the next start.
     pub fn not_recorded(&self, file: &Path, ending: Ending) -> Result<(), String> {
-        self.write(&Note {
+        let bytes = padded(&Note {
             file: file.to_path_buf(),
             ending: Some(ending),
-        })
+        })?;
+        let mut note = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| self.fail(e))?;
+        note.rewind()
+            .and_then(|()| note.write_all(&bytes))
+            .and_then(|()| note.sync_all())
+            .map_err(|e| self.fail(e))
     }
 
     /// At start: marks the file the last daemon left open, if any, and
@@ -101,12 +152,12 @@ impl Journal {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("journal {}: {e}", self.path.display())),
+            Err(e) => return Err(self.fail(e)),
         };
         // The note goes whatever happens next: a file that cannot be marked
         // is reported once, not at every start.
         let removed = self.closed();
-        let note: Note = serde_json::from_str(&text)
+        let note: Note = serde_json::from_str(text.trim_end())
             .map_err(|e| format!("journal {}: {e}", self.path.display()))?;
         removed?;
         if !note.file.starts_with(data_root) {
@@ -120,69 +171,38 @@ impl Journal {
     }
 }
 
-fn text_attr(file: &hdf5::File, name: &str) -> Option<String> {
-    let value: VarLenUnicode = file.attr(name).ok()?.read_scalar().ok()?;
-    Some(value.as_str().to_string())
-}
-
-fn set_text(file: &hdf5::File, name: &str, text: &str) -> hdf5::Result<()> {
-    if file.attr(name).is_ok() {
-        file.delete_attr(name)?;
-    }
-    let value: VarLenUnicode = text
-        .parse()
-        .map_err(|e: hdf5::types::StringError| hdf5::Error::from(e.to_string()))?;
-    file.new_attr::<VarLenUnicode>()
-        .shape(())
-        .create(name)?
-        .write_scalar(&value)
-}
-
 /// Records the ending in a file still marked Running.
 fn mark(note: &Note) -> Result<Recovered, String> {
-    let shown = note.file.display();
-    let file =
-        cloexec::h5::open_rw(&note.file).map_err(|e| format!("{shown} cannot be opened: {e}"))?;
-    let status = text_attr(&file, "exit_status").unwrap_or_default();
-    let steps: i64 = match file.attr("completed_steps").and_then(|a| a.read_scalar()) {
-        Ok(n) => n,
-        Err(_) => file
-            .member_names()
-            .map(|m| m.iter().filter(|n| n.starts_with("scan_")).count() as i64)
-            .unwrap_or(0),
-    };
-    if status != "Running" {
+    let file = ScanFile::open_existing(&note.file).map_err(|e| e.to_string())?;
+    let status = file.exit_status().unwrap_or_default();
+    if status != ExitStatus::Running.label() {
         return Ok(Recovered {
             file: note.file.clone(),
+            marked: false,
             exit_status: status,
-            reason: text_attr(&file, "exit_reason").unwrap_or_default(),
+            reason: String::new(),
         });
     }
+    let steps = file.completed_steps();
     let (exit_status, reason) = match &note.ending {
         Some(e) => (e.exit_status.clone(), e.exit_reason.clone()),
         None => (
-            "Interrupted".to_string(),
+            ExitStatus::Interrupted.label().to_string(),
             format!(
                 "the daemon stopped while writing this file (killed, crashed or power lost); \
                  {steps} steps are complete"
             ),
         ),
     };
-    let write = || -> hdf5::Result<()> {
-        set_text(&file, "exit_status", &exit_status)?;
-        set_text(&file, "exit_reason", &reason)?;
-        if file.attr("completed_steps").is_ok() {
-            file.delete_attr("completed_steps")?;
-        }
-        file.new_attr::<i64>()
-            .shape(())
-            .create("completed_steps")?
-            .write_scalar(&steps)?;
-        file.flush()
-    };
-    write().map_err(|e| format!("{shown}: recording {exit_status}: {e}"))?;
+    file.finish(&ExitAttributes {
+        exit_status: exit_status.clone(),
+        exit_reason: reason.clone(),
+        completed_steps: steps,
+    })
+    .map_err(|e| e.to_string())?;
     Ok(Recovered {
         file: note.file.clone(),
+        marked: true,
         exit_status,
         reason,
     })
@@ -218,11 +238,13 @@ mod tests {
     fn attrs(path: &Path) -> (String, String, i64) {
         let file = cloexec::h5::open_read(path).unwrap();
         let steps: i64 = file.attr("completed_steps").unwrap().read_scalar().unwrap();
-        (
-            text_attr(&file, "exit_status").unwrap(),
-            text_attr(&file, "exit_reason").unwrap_or_default(),
-            steps,
-        )
+        let text = |name: &str| -> String {
+            file.attr(name)
+                .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_default()
+        };
+        (text("exit_status"), text("exit_reason"), steps)
     }
 
     /// Issue 11, A9: a file left Running is marked Interrupted once, with
@@ -237,6 +259,7 @@ mod tests {
         journal.open(&file).unwrap();
         let found = journal.recover(&root).unwrap().unwrap();
         assert_eq!(found.exit_status, "Interrupted");
+        assert!(found.marked);
         let (status, reason, steps) = attrs(&file);
         assert_eq!((status.as_str(), steps), ("Interrupted", 3));
         assert!(reason.contains("3 steps are complete"), "{reason}");
@@ -251,6 +274,7 @@ mod tests {
         let root = dir.path().canonicalize().unwrap();
         let file = running_file(&root, 2);
         let journal = Journal::new(&root, 2);
+        journal.open(&file).unwrap();
         journal
             .not_recorded(
                 &file,
@@ -268,6 +292,7 @@ mod tests {
         journal.open(&file).unwrap();
         let again = journal.recover(&root).unwrap().unwrap();
         assert_eq!(again.exit_status, "Failed", "not marked twice");
+        assert!(!again.marked);
         // A note naming a file outside the data root touches nothing.
         let elsewhere = tempfile::tempdir().unwrap();
         let outside = running_file(elsewhere.path(), 1);

@@ -61,6 +61,12 @@ fn run() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // The environment is set while this is the only thread (logging starts
+    // the log file's writer thread).
+    if args.test_mode {
+        loopback_defaults();
+    }
+    ca::own_shutdown();
     if let Err(e) = logging::init(&setup.log_dir) {
         eprintln!("fws-daemon: {e}");
         return ExitCode::from(EXIT_USAGE);
@@ -69,18 +75,14 @@ fn run() -> ExitCode {
         error!("{e}");
         return ExitCode::from(EXIT_USAGE);
     }
-    if args.test_mode {
-        loopback_defaults();
-    }
     // Before any socket exists.
-    match ca::fence::Fence::from_env() {
-        Ok(Some(fence)) => {
-            let list: Vec<String> = fence.allowed.iter().map(ToString::to_string).collect();
+    match ca::fence::Fence::install_from_env() {
+        Ok(Some(allowed)) => {
+            let list: Vec<String> = allowed.iter().map(ToString::to_string).collect();
             info!(
                 "network: binding only on {} (EPICS_CAS_INTF_ADDR_LIST, EPICS_CA_AUTO_ADDR_LIST=NO)",
                 list.join(", ")
             );
-            fence.install();
         }
         Ok(None) => info!(
             "network: every interface (EPICS_CAS_INTF_ADDR_LIST names none, or \
@@ -91,7 +93,10 @@ fn run() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     }
-    ca::own_shutdown();
+    // Before the first sequence can start, and before the async runtime
+    // (HDF5 blocks): a file the last daemon left open.
+    let recovered =
+        journal::Journal::new(&setup.data_root, setup.index.get()).recover(&setup.data_root);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -103,7 +108,7 @@ fn run() -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(serve(setup)) {
+    match runtime.block_on(serve(setup, recovered)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
@@ -302,7 +307,10 @@ fn loopback_defaults() {
     }
 }
 
-async fn serve(setup: Setup) -> Result<(), String> {
+async fn serve(
+    setup: Setup,
+    recovered: Result<Option<journal::Recovered>, String>,
+) -> Result<(), String> {
     let main = setup.prefixes.main.clone();
     let max_steps = setup.station.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
     let liveness = Arc::new(watchdog::Liveness::default());
@@ -373,9 +381,6 @@ async fn serve(setup: Setup) -> Result<(), String> {
         dataroot::DataRoot::open(&setup.data_root)
             .map_err(|e| format!("data root {}: {e}", setup.data_root.display()))?,
     );
-    // Before the first sequence can start: a file the last daemon left open.
-    let recovered =
-        journal::Journal::new(&setup.data_root, setup.index.get()).recover(&setup.data_root);
     let mut ctx = Context::new(
         setup.index,
         setup.prefixes.clone(),
@@ -403,6 +408,10 @@ async fn serve(setup: Setup) -> Result<(), String> {
     );
     match recovered {
         Ok(None) => {}
+        Ok(Some(found)) if !found.marked => info!(
+            "the last daemon's note named {:?}, which it had closed after all ({})",
+            found.file, found.exit_status
+        ),
         Ok(Some(found)) => {
             warn!(
                 "the last daemon left {:?} open: marked {} ({})",

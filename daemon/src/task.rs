@@ -363,7 +363,7 @@ fn extra_groups(root: &dataroot::DataRoot, wanted: &str) -> Result<PvGroups, Str
 
 /// Keeps the journal's note of the open file until the file records its
 /// ending (see `journal`); after the writer in the chain, so it sees
-/// whether the writer could record it.
+/// whether the writer could record it. It never fails a step.
 struct JournalCallback {
     journal: Journal,
     file: PathBuf,
@@ -373,6 +373,12 @@ struct JournalCallback {
 impl StepCallback for JournalCallback {
     fn name(&self) -> &str {
         "journal"
+    }
+
+    /// With the file: its note goes right after the file is closed, not
+    /// after a slow user callback.
+    fn required(&self) -> bool {
+        true
     }
 
     async fn sequence_end(&mut self, report: &SequenceReport) -> Result<(), CallbackError> {

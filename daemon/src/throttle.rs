@@ -10,6 +10,42 @@ use std::time::{Duration, Instant};
 /// How long repeats of one kind are held back.
 pub const WINDOW: Duration = Duration::from_secs(5);
 
+/// Most kinds remembered at once.
+const MAX_KINDS: usize = 256;
+/// The kind of every message beyond [`MAX_KINDS`].
+const OTHERS: &str = "others";
+
+/// The kind of a message: its text without what a client chose (quoted
+/// text, numbers), so that "\"a1\" is not a number" and "\"a2\" is not a
+/// number" are one kind and a refusal of another sort is another.
+pub fn kind_of(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let mut quoted = false;
+    let flush = |word: &mut String, out: &mut String| {
+        if word.chars().any(|c| c.is_ascii_digit()) {
+            out.push('#');
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c == '"' {
+            flush(&mut word, &mut out);
+            quoted = !quoted;
+        } else if quoted {
+        } else if c.is_alphanumeric() || "._+-".contains(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// One kind of message.
 struct Kind {
     /// When one was last logged.
@@ -30,6 +66,13 @@ impl Throttle {
     /// Whether `message` (of kind `key`) is to be logged now. When it is and
     /// earlier repeats were held back, their count is appended.
     pub fn pass(&mut self, key: &str, message: String, now: Instant) -> Option<String> {
+        // A client inventing kinds (a new bad value each time) must not grow
+        // the table without bound: beyond the cap, one kind for the rest.
+        let key = if self.kinds.len() >= MAX_KINDS && !self.kinds.contains_key(key) {
+            OTHERS
+        } else {
+            key
+        };
         match self.kinds.get_mut(key) {
             Some(kind) if now.duration_since(kind.shown) < WINDOW => {
                 kind.held += 1;
@@ -127,6 +170,20 @@ mod tests {
         // Every put is in a line of its own or in exactly one count.
         let shown = logged.iter().filter(|l| !l.contains("(repeated")).count() as u64;
         assert_eq!(counted + shown, 3467);
+        // A flood of different bad values is one kind; another sort of
+        // refusal is another.
+        assert_eq!(
+            kind_of(r#"NumScans: the write of "a1" was refused ("a1" is not a number)"#),
+            kind_of(r#"NumScans: the write of "zz9" was refused ("zz9" is not a number)"#)
+        );
+        assert_eq!(
+            kind_of("1e400 is outside 0..100"),
+            kind_of("7 is outside 0..100")
+        );
+        assert_ne!(
+            kind_of(r#"OutputPath: "x" contains a control character"#),
+            kind_of(r#"OutputPath: "x" is longer than 255"#)
+        );
         // Another kind is not held back by the first.
         assert!(t
             .pass("control", "ScanControl".into(), at(60_001))
@@ -134,5 +191,11 @@ mod tests {
         // A quiet kind is forgotten once its window passed.
         assert!(t.due(at(70_000)).is_empty());
         assert!(t.kinds.is_empty());
+        // Invented kinds stop at the cap.
+        let mut capped = Throttle::default();
+        for i in 0..1000 {
+            capped.pass(&format!("invented {i}"), "x".into(), at(0));
+        }
+        assert_eq!(capped.kinds.len(), MAX_KINDS + 1);
     }
 }

@@ -3,8 +3,8 @@
 //! can leave it) holding loopback and a veth interface 10.77.0.1, so the
 //! daemon has a second interface it could bind; its sockets are read from
 //! /proc. Told loopback (the test-mode defaults), every socket is on
-//! 127.0.0.1; told 10.77.0.1, every socket is there, and pyepics reaches
-//! it there.
+//! 127.0.0.1; told 10.77.0.1, every socket is there (or on its broadcast
+//! address), and pyepics reaches it there, by unicast and by broadcast.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,7 +24,7 @@ const DUMMY: &str = "10.77.0.1";
 fn start_fenced(dir: &Path, env: &[(String, String)]) -> Child {
     let setup = format!(
         "ip link set lo up && ip link add v0 type veth peer name v1 && \
-         ip addr add {DUMMY}/24 dev v0 && ip link set v1 up && ip link set v0 up && \
+         ip addr add {DUMMY}/24 brd + dev v0 && ip link set v1 up && ip link set v0 up && \
          exec \"$0\" \"$@\""
     );
     Command::new("unshare")
@@ -43,14 +43,18 @@ fn start_fenced(dir: &Path, env: &[(String, String)]) -> Child {
         .expect("unshare (util-linux) and ip (iproute2); the test needs root")
 }
 
-fn wait_serving(daemon: &mut Child, dir: &Path) {
+/// Waits until the daemon serves and its CA client has its sockets too
+/// (they come with its first searches): the server's search socket, the
+/// beacon sender, the client's search socket and the repeater at least.
+fn wait_serving(daemon: &mut Child, dir: &Path) -> Vec<(String, String)> {
     let started = Instant::now();
     loop {
         let err = std::fs::read_to_string(dir.join("daemon.err")).unwrap_or_default();
         if err.contains(" serving ") {
-            // The client's sockets come up with its first searches.
-            std::thread::sleep(Duration::from_millis(1500));
-            return;
+            let bound = bound_addresses(daemon.id());
+            if bound.iter().filter(|(t, _)| t == "udp").count() >= 4 {
+                return bound;
+            }
         }
         if let Some(status) = daemon.try_wait().unwrap() {
             panic!("the daemon exited ({status}); is this root? stderr:\n{err}");
@@ -61,6 +65,37 @@ fn wait_serving(daemon: &mut Child, dir: &Path) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// pyepics, in the daemon's namespace, reads Busy with `env`.
+fn caget_busy(daemon: &Child, env: &[(String, String)]) -> (String, String) {
+    let out = Command::new("nsenter")
+        .args(["-t", &daemon.id().to_string(), "-n"])
+        .arg(loopback::python())
+        .args([
+            "-c",
+            "import epics; print(epics.caget('Test:SCAN:DMN-Busy', timeout=10))",
+        ])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The loopback settings with `interface` to serve on and `search` for
+/// the client's searches and the beacons.
+fn env_with(port: u16, interface: &str, search: &str) -> Vec<(String, String)> {
+    loopback::loopback_env(port)
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "EPICS_CAS_INTF_ADDR_LIST" => (k, interface.to_string()),
+            "EPICS_CA_ADDR_LIST" | "EPICS_CAS_BEACON_ADDR_LIST" => (k, search.to_string()),
+            _ => (k, v),
+        })
+        .collect()
 }
 
 /// Local addresses of every IPv4/IPv6 socket the process holds.
@@ -111,14 +146,9 @@ fn told_loopback_or_one_interface_the_daemon_binds_only_there() {
     std::fs::create_dir_all(&dir).unwrap();
     let env = loopback::loopback_env(loopback::free_port());
     let mut daemon = start_fenced(&dir, &env);
-    wait_serving(&mut daemon, &dir);
-    let bound = bound_addresses(daemon.id());
+    let bound = wait_serving(&mut daemon, &dir);
     stop(daemon);
     let err = std::fs::read_to_string(dir.join("daemon.err")).unwrap();
-    assert!(
-        bound.len() >= 4,
-        "the server's and the client's sockets: {bound:?}"
-    );
     assert!(
         bound
             .iter()
@@ -127,42 +157,25 @@ fn told_loopback_or_one_interface_the_daemon_binds_only_there() {
     );
     assert!(err.contains("network: binding only on 127.0.0.1"), "{err}");
 
-    // One interface: everything there, and a CA client reaches it there.
-    let dir = work.path().join("interface");
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = loopback::free_port();
-    let env: Vec<(String, String)> = loopback::loopback_env(port)
-        .into_iter()
-        .map(|(k, v)| match k.as_str() {
-            "EPICS_CA_ADDR_LIST" | "EPICS_CAS_INTF_ADDR_LIST" | "EPICS_CAS_BEACON_ADDR_LIST" => {
-                (k, DUMMY.to_string())
-            }
-            _ => (k, v),
-        })
-        .collect();
-    let mut daemon = start_fenced(&dir, &env);
-    wait_serving(&mut daemon, &dir);
-    let bound = bound_addresses(daemon.id());
-    let reached = Command::new("nsenter")
-        .args(["-t", &daemon.id().to_string(), "-n"])
-        .arg(loopback::python())
-        .args([
-            "-c",
-            "import epics; print(epics.caget('Test:SCAN:DMN-Busy', timeout=10))",
-        ])
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    stop(daemon);
-    let err = std::fs::read_to_string(dir.join("daemon.err")).unwrap();
-    assert!(
-        bound.iter().all(|(t, ip)| !t.ends_with('6') && ip == DUMMY),
-        "a socket beyond {DUMMY}: {bound:?}\n{err}"
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&reached.stdout).trim(),
-        "0",
-        "pyepics on {DUMMY}: {}",
-        String::from_utf8_lossy(&reached.stderr)
-    );
+    // One interface: everything there, and a CA client reaches it there;
+    // by unicast, and by the broadcast a site network uses (the server also
+    // listens on the interface's broadcast address, and nowhere else).
+    let broadcast = "10.77.0.255";
+    for (case, search) in [("unicast", DUMMY), ("broadcast", broadcast)] {
+        let dir = work.path().join(case);
+        std::fs::create_dir_all(&dir).unwrap();
+        let env = env_with(loopback::free_port(), DUMMY, search);
+        let mut daemon = start_fenced(&dir, &env);
+        let bound = wait_serving(&mut daemon, &dir);
+        let (busy, said) = caget_busy(&daemon, &env);
+        stop(daemon);
+        let err = std::fs::read_to_string(dir.join("daemon.err")).unwrap();
+        assert!(
+            bound
+                .iter()
+                .all(|(t, ip)| !t.ends_with('6') && (ip == DUMMY || ip == broadcast)),
+            "{case}: a socket beyond {DUMMY}: {bound:?}\n{err}"
+        );
+        assert_eq!(busy, "0", "{case}: pyepics on {search}: {said}\n{err}");
+    }
 }

@@ -94,6 +94,12 @@ pub trait StepCallback: Send {
     fn required(&self) -> bool {
         false
     }
+    /// Whether an ABORT may cut its post-step call short (a user's callback
+    /// that may take seconds; it must recover from a dropped call). Never for
+    /// a required callback: data that was read is written.
+    fn interruptible(&self) -> bool {
+        false
+    }
     /// Before the move of step `ctx.index`.
     async fn pre_step(&mut self, _ctx: &StepContext) -> Result<(), CallbackError> {
         Ok(())

@@ -243,9 +243,9 @@ impl Run<'_, '_> {
     }
 
     /// The post-step callbacks in order. A required one (the file) always
-    /// runs to its end: data that was read is written. An optional one is
-    /// cut short by an ABORT (a slow user callback must not hold the file
-    /// open past a shutdown's grace); its failure rules apply as usual.
+    /// runs to its end: data that was read is written. An interruptible one
+    /// (a user's callback) is cut short by an ABORT: it must not hold the
+    /// file open past a shutdown's grace. Failure rules apply as usual.
     async fn post_step(
         &mut self,
         ctx: &StepContext,
@@ -257,7 +257,7 @@ impl Run<'_, '_> {
                 self.callbacks[i].name().to_string(),
                 self.callbacks[i].required(),
             );
-            let result = if required {
+            let result = if required || !self.callbacks[i].interruptible() {
                 self.callbacks[i].post_step(ctx, data).await
             } else {
                 tokio::select! {
@@ -425,7 +425,8 @@ impl Run<'_, '_> {
                 data = self.acquire(&ctx, &step, &mut mark) => data?,
             };
             // Data that was read is written: the post-step callbacks (the
-            // fit, the file) are not cut short by an abort.
+            // fit, the file) are not cut short by an abort; only an
+            // interruptible one (a user's callback) is.
             self.post_step(&ctx, &mut data, control).await?;
             self.report.phases.post_step += mark.elapsed();
             self.report.completed_steps += 1;

@@ -546,6 +546,7 @@ async fn abort_after_the_read_writes_that_step_and_abort_while_paused_ends() {
 struct Slow {
     name: &'static str,
     required: bool,
+    interruptible: bool,
     post_secs: u64,
     log: Log,
 }
@@ -557,6 +558,9 @@ impl StepCallback for Slow {
     }
     fn required(&self) -> bool {
         self.required
+    }
+    fn interruptible(&self) -> bool {
+        self.interruptible
     }
     async fn post_step(
         &mut self,
@@ -589,44 +593,48 @@ async fn abort_cuts_a_slow_optional_callback_and_the_file_ends_first() {
     let (mut rig, control) = Rig::controlled(vec![]);
     let log = rig.log.clone();
     let started = tokio::time::Instant::now();
+    let slow = |name, required, interruptible, post_secs| -> Box<dyn StepCallback> {
+        Box::new(Slow {
+            name,
+            required,
+            interruptible,
+            post_secs,
+            log: log.clone(),
+        })
+    };
     let mut callbacks: Vec<Box<dyn StepCallback>> = vec![
-        Box::new(Slow {
-            name: "custom",
-            required: false,
-            post_secs: 4,
-            log: log.clone(),
-        }),
-        Box::new(Slow {
-            name: "hdf5",
-            required: true,
-            post_secs: 0,
-            log: log.clone(),
-        }),
+        // The live fit: optional, never cut (its point belongs to the step).
+        slow("fit", false, false, 1),
+        // A user's callback: cut short.
+        slow("custom", false, true, 4),
+        slow("hdf5", true, false, 0),
     ];
-    // Step 1 takes 4 s in the custom callback; the abort comes 1 s into
-    // step 2's.
-    let aborter = after(&control, 5, Directive::Abort);
+    // Step 1 ends at 5 s; the abort comes 1 s into step 2's custom call.
+    let aborter = after(&control, 7, Directive::Abort);
     let report = rig.run_steps(5, &mut callbacks).await;
     aborter.await.unwrap();
     assert_eq!(report.outcome.exit_status(), runner::ExitStatus::Aborted);
     assert_eq!(report.completed_steps, 2, "{:?}", rig.log());
     assert_eq!(
         started.elapsed(),
-        Duration::from_secs(5),
+        Duration::from_secs(7),
         "the abort ended it at once, not after the 4 s callback"
     );
     let said: Vec<String> = rig
         .log()
         .into_iter()
-        .filter(|l| l.starts_with("custom") || l.starts_with("hdf5"))
+        .filter(|l| ["fit", "custom", "hdf5"].iter().any(|c| l.starts_with(c)))
         .collect();
     assert_eq!(
         said,
         [
+            "fit post 0",
             "custom post 0",
             "hdf5 post 0",
+            "fit post 1",
             "hdf5 post 1",
             "hdf5 end Aborted",
+            "fit end Aborted",
             "custom end Aborted",
         ]
     );

@@ -22,11 +22,32 @@ static RESERVED: Mutex<Vec<File>> = Mutex::new(Vec::new());
 /// - it is reserved with an exclusive lock file under the temporary folder,
 ///   so no other test process picks it, whatever the timing.
 pub fn free_port() -> u16 {
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let (low, high) = (20_000u16, ephemeral_low.max(20_001 + 1000));
+    let (ephemeral_low, ephemeral_high) =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|t| {
+                let mut range = t.split_whitespace().map(|n| n.parse::<u16>().ok());
+                Some((range.next()??, range.next()??))
+            })
+            .unwrap_or((32768, 60999));
+    // Below the ephemeral range when there is room (the usual 32768..),
+    // else above it; never inside it, never on EPICS' own 5064..5076.
+    let (low, high) = if ephemeral_low >= 11_000 {
+        (
+            if ephemeral_low > 21_000 {
+                20_000
+            } else {
+                10_000
+            },
+            ephemeral_low,
+        )
+    } else {
+        (ephemeral_high.saturating_add(1).max(10_000), u16::MAX)
+    };
+    assert!(
+        high > low + 100,
+        "no room outside the ephemeral ports {ephemeral_low}..{ephemeral_high}"
+    );
     let span = u32::from(high - low);
     let dir = std::env::temp_dir().join("fws-test-ports");
     std::fs::create_dir_all(&dir).expect("the port reservation folder");

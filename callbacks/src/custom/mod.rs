@@ -194,6 +194,11 @@ impl StepCallback for CustomCallback {
         "custom-callback"
     }
 
+    /// A call cut short by an ABORT is recovered (the process is replaced).
+    fn interruptible(&self) -> bool {
+        true
+    }
+
     async fn pre_step(&mut self, ctx: &StepContext) -> Result<(), CallbackError> {
         let line = protocol::pre_step(ctx, &self.session.file_path);
         self.call(&format!("pre_step of step {}", ctx.index + 1), line)

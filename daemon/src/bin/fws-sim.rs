@@ -35,11 +35,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match ca::fence::Fence::from_env() {
-        Ok(Some(fence)) => {
-            eprintln!("fws-sim: binding only on {:?}", fence.allowed);
-            fence.install();
-        }
+    match ca::fence::Fence::install_from_env() {
+        Ok(Some(allowed)) => eprintln!("fws-sim: binding only on {allowed:?}"),
         Ok(None) => {}
         Err(e) => {
             eprintln!("fws-sim: {e}");

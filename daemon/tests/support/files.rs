@@ -1,0 +1,30 @@
+//! Shared by the daemon's binary tests (included with `#[path]`): finding
+//! the scan files a daemon wrote and reading their root attributes.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use hdf5::types::VarLenUnicode;
+use std::path::{Path, PathBuf};
+
+/// Every `.h5` file under `dir`, sorted.
+pub fn h5_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().is_some_and(|e| e == "h5") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A text attribute of the file's root.
+pub fn text_attr(file: &hdf5::File, name: &str) -> String {
+    let value: VarLenUnicode = file.attr(name).unwrap().read_scalar().unwrap();
+    value.as_str().to_string()
+}

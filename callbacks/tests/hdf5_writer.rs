@@ -2,6 +2,9 @@
 //! step (a reader sees every completed step while the file is still open),
 //! exit status, and FileName published once.
 #![allow(clippy::unwrap_used)]
+// The tests hold one lock for their whole run (see ONE_TEST_AT_A_TIME), on
+// runtimes of their own: no other task waits on it.
+#![allow(clippy::await_holding_lock)]
 
 use ca::Value;
 use callbacks::{Hdf5Writer, Publish, RootAttributes};
@@ -9,6 +12,15 @@ use hdf5::types::VarLenUnicode;
 use runner::{PvRecord, SequenceOutcome, SequenceReport, StepCallback, StepContext, StepData};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The tests of this binary one at a time: one spawns a child the old way
+/// on purpose, which would inherit another test's file in the instant
+/// before that test marks it close-on-exec.
+static ONE_TEST_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_TEST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 #[derive(Default)]
 struct Published(Mutex<Vec<(String, Value)>>);
@@ -69,6 +81,7 @@ fn root() -> RootAttributes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
     let published = Arc::new(Published::default());
@@ -144,6 +157,7 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
 /// nothing behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_that_cannot_take_the_file_says_why_and_leaves_nothing() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("gone")).unwrap();
     let folder = dataroot::DataRoot::open(&dir.path().join("gone"))
@@ -183,6 +197,7 @@ fn text_attr(file: &hdf5::File, name: &str) -> String {
 /// the same minute must not overwrite the first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_of_the_same_name_is_never_overwritten() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
     let expected = [
@@ -220,6 +235,7 @@ async fn a_file_of_the_same_name_is_never_overwritten() {
 /// closed the file, and nobody could open it again while the child lives.
 #[test]
 fn a_child_started_while_the_file_is_open_does_not_keep_it_locked() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
     let file = callbacks::ScanFile::create(&path, &root()).unwrap();

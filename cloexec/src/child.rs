@@ -57,6 +57,9 @@ mod tests {
 
     #[test]
     fn a_child_sees_only_its_standard_streams() {
+        let _one = crate::ONE_TEST_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         // An inheritable descriptor, as HDF5 leaves its files.
         let dir = tempfile::tempdir().unwrap();
         let open = std::fs::File::create(dir.path().join("held")).unwrap();

@@ -93,6 +93,9 @@ mod tests {
 
     #[test]
     fn every_way_of_opening_marks_the_descriptor() {
+        let _one = crate::ONE_TEST_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.h5");
         // HDF5 alone leaves it inheritable: the reason for this crate.

@@ -16,3 +16,9 @@
 
 pub mod child;
 pub mod h5;
+
+/// The tests of this crate one at a time: one spawns a child the old way on
+/// purpose (to show the leak), and it would inherit another test's HDF5
+/// file in the instant before that test marks it.
+#[cfg(test)]
+pub(crate) static ONE_TEST_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -21,12 +21,16 @@ use std::process::Command;
 fn reference_file(dir: &Path, steps: usize) -> PathBuf {
     let path = dir.join(format!("FWS01_-6_6_n{steps}_20250217-1430.h5"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference_file.py");
-    let status = Command::new(loopback::python())
-        .arg(script)
-        .arg(&path)
-        .arg(steps.to_string())
-        .status()
-        .unwrap();
+    // Children inherit nothing: another test's HDF5 file, in the instant
+    // before it is marked close-on-exec, would stay locked while they live.
+    let status = cloexec::child::inherit_nothing(
+        Command::new(loopback::python())
+            .arg(script)
+            .arg(&path)
+            .arg(steps.to_string()),
+    )
+    .status()
+    .unwrap();
     assert!(status.success());
     path
 }
@@ -535,13 +539,15 @@ fn too_few_points_is_said_once_with_what_to_do() {
 /// `fws-plot --follow` on `path`, its stderr collected line by line.
 fn follower(path: &Path, out: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fws-plot"))
-        .arg(path)
-        .args(["PDB", "--follow", "--export"])
-        .arg(out)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = cloexec::child::inherit_nothing(
+        Command::new(env!("CARGO_BIN_EXE_fws-plot"))
+            .arg(path)
+            .args(["PDB", "--follow", "--export"])
+            .arg(out)
+            .stderr(std::process::Stdio::piped()),
+    )
+    .spawn()
+    .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -58,14 +58,7 @@ fn operator_suite(mode: &str) {
         out.status.success(),
         "operator checks failed ({mode}):\n{stdout}\n{}\n--- daemon log (tail) ---\n{}",
         String::from_utf8_lossy(&out.stderr),
-        logs.lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
+        loopback::tail(&logs, 40)
     );
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.contains("\"checks\""), "{stdout}");

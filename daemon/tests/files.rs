@@ -11,13 +11,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/files.rs"]
-mod files;
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "../../tests/support/loopback.rs"]
 mod loopback;
 
 use ca::{PvClient, Value};
-use files::{h5_files, text_attr};
+use daemon::{h5_files, operator_client, text_attr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -168,16 +168,8 @@ const SIM: &str = "sweep_seconds: 0.05\ntrace_samples: 200\n";
 fn killed_full_and_aborted_while_preparing() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    let env = loopback::loopback_env(loopback::free_port());
-    for (k, v) in &env {
-        // Read once per process by the CA client; every daemon below serves
-        // on these ports in turn.
-        std::env::set_var(k, v);
-    }
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime
-        .block_on(PvClient::new(Duration::from_secs(20)))
-        .unwrap();
+    // Every daemon below serves on these ports in turn.
+    let (env, runtime, client) = operator_client();
     let op = Operator { runtime, client };
     std::fs::write(dir.join("sim.yaml"), SIM).unwrap();
     let data = dir.join("data");

@@ -20,6 +20,8 @@ import socket
 import sys
 import tempfile
 import time
+import peer_checks
+from peer_checks import check
 
 DEPLOY = os.path.abspath(sys.argv[1])
 ST_CMD = os.path.join(DEPLOY, "ioc", "st.cmd")
@@ -27,7 +29,6 @@ P = "Test:SCAN:DMN-"
 # Three identities on loopback (the whole 127/8 reaches this host): the
 # operator host, the daemon's host, and a host in neither list.
 OPERATOR_IP, DAEMON_IP, OTHER_IP = "127.0.0.1", "127.0.0.2", "127.0.0.4"
-checks = 0
 
 # autosave's iocsh commands with their argument counts, as registered by
 # autosave (asApp/src/save_restore.c save_restoreRegister, and dbrestore.c
@@ -43,11 +44,6 @@ AUTOSAVE = {
 }
 
 
-def check(cond, what):
-    global checks
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
-    checks += 1
 
 
 def parse(line):
@@ -221,5 +217,5 @@ for name in ["NumScans", "ScanStart", "OutputPath", "Trigger", "ScanControl", "L
 VALUES.update({"Busy": 1, "TaskStatus": 3, "InfoLog": b"bye\0", "H-PDB-Sigma": 0.5,
                "ScanCurrentStep": 4})
 as_host(DAEMON_IP, set(OPERATE + STATUS))
-print(f'{{"checks": {checks}}}', flush=True)
+print(f'{{"checks": {peer_checks.count}}}', flush=True)
 os._exit(0)  # EPICS threads are still running: do not wait for them

@@ -11,7 +11,6 @@ same except where the IOC's own record rules answer first (marked).
 Exits non-zero with a message on the first failed check.
 """
 
-import atexit
 import json
 import os
 import subprocess
@@ -24,6 +23,8 @@ from caproto import ChannelType
 from caproto.sync.client import write as cp_write
 import numpy as np
 from scipy.optimize import curve_fit
+import peer_checks
+from peer_checks import check, started
 
 BIN, SIM_BIN, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 IOC = (sys.argv[4] if len(sys.argv) > 4 else "embedded") == "ioc"
@@ -31,24 +32,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(WORK, "data")
 P = "Test:SCAN:DMN-"
 SIM = os.path.join(WORK, "sim.yaml")
-checks = 0
-started = []
 
 
-@atexit.register
-def _no_leftovers():
-    """A failed check exits at once: stop what we started anyway."""
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
-def check(cond, what):
-    global checks
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
-    checks += 1
 
 
 # Ports for the simulator as its own process, reserved by the Rust test
@@ -724,4 +711,4 @@ if IOC:
             content = log.read()
         check("writing to the IOC failed" not in content, f"{name}: a write to the IOC failed")
         check("with its PVs Test:SCAN:DMN-* in a site IOC" in content, f"{name}: ioc mode")
-print(json.dumps({"checks": checks, "fit (true sigma 1.7, mean 0)": fit_report}))
+print(json.dumps({"checks": peer_checks.count, "fit (true sigma 1.7, mean 0)": fit_report}))

@@ -19,17 +19,13 @@ import re
 import subprocess
 import sys
 import time
+import peer_checks
+from peer_checks import check
 
 BIN, UNIT, WORK = sys.argv[1:4]
 P = "Test:SCAN:DMN-"
-checks = 0
 
 
-def check(cond, what):
-    global checks
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
-    checks += 1
 
 
 def unit_values(key):
@@ -165,5 +161,5 @@ check(not outside, f"written outside ReadWritePaths {writable}: {outside}")
 homes = sorted(p for p in read | written if p.startswith(("/home/", "/root/"))
                and not p.startswith(os.path.dirname(BIN)))
 check(not homes, f"the daemon opened files under /home or /root: {homes}")
-print(json.dumps({"checks": checks, "syscalls": len(calls), "families": sorted(socket_families)}),
+print(json.dumps({"checks": peer_checks.count, "syscalls": len(calls), "families": sorted(socket_families)}),
       flush=True)

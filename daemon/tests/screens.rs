@@ -79,15 +79,7 @@ fn an_operator_runs_a_scan_from_the_pydm_screen_and_both_screens_name_served_pvs
         status.success() && !timed_out,
         "screen checks failed{}:\n{stdout}\n{stderr}\n--- daemon log (tail) ---\n{}",
         if timed_out { " (timed out)" } else { "" },
-        daemon_log
-            .lines()
-            .rev()
-            .take(30)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
+        loopback::tail(&daemon_log, 30)
     );
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.contains("\"checks\""), "{stdout}");

@@ -12,36 +12,24 @@ usage: screens_peer.py DAEMON_BINARY WORK_DIR DEPLOY_DIR SCREENSHOT.png
 Exits non-zero with a message on the first failed check.
 """
 
-import atexit
 import os
 import re
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+import peer_checks
+from peer_checks import check, started
 
 BIN, WORK, DEPLOY, SHOT = sys.argv[1:5]
 P = "Test:SCAN:DMN-"
 UI = os.path.join(DEPLOY, "screens", "fws_daemon.ui")
 BOB = os.path.join(DEPLOY, "screens", "fws_daemon.bob")
-checks = 0
-started = []
 T0 = time.time()
 
 
-@atexit.register
-def _no_leftovers():
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
-def check(cond, what):
-    global checks
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
-    checks += 1
 
 
 def log(what):
@@ -253,7 +241,7 @@ pump(1.0)
 window.grab().save(SHOT)
 check(os.path.getsize(SHOT) > 20000, "a screenshot was saved")
 log(f"screenshot {SHOT}")
-print(f'{{"checks": {checks}, "seconds": {time.time() - T0:.1f}}}', flush=True)
+print(f'{{"checks": {peer_checks.count}, "seconds": {time.time() - T0:.1f}}}', flush=True)
 daemon.terminate()
 daemon.wait(timeout=15)
 os._exit(0)  # PyDM's and libca's threads: do not wait for them

@@ -7,13 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/files.rs"]
-mod files;
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "../../tests/support/loopback.rs"]
 mod loopback;
 
 use ca::{PvClient, Value};
-use files::{h5_files, text_attr};
+use daemon::{h5_files, operator_client, text_attr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -147,16 +147,8 @@ fn aborted_file(data: &Path) -> (hdf5::File, i64) {
 #[test]
 fn sigterm_ends_the_sequence_closes_its_file_and_stops_the_callback_before_the_exit() {
     let work = tempfile::tempdir().unwrap();
-    let env = loopback::loopback_env(loopback::free_port());
-    for (k, v) in &env {
-        // Set before any Channel Access use (read once per process); both
-        // daemons below serve on these ports in turn.
-        std::env::set_var(k, v);
-    }
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime
-        .block_on(PvClient::new(Duration::from_secs(20)))
-        .unwrap();
+    // Every daemon below serves on these ports in turn.
+    let (env, runtime, client) = operator_client();
 
     // 1. SIGTERM while a reference-style callback sleeps 4 s in a
     //    post-step: the callback is cut short, the step whose data was read

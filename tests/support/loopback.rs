@@ -96,6 +96,12 @@ pub fn loopback_env(server_port: u16) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The last `lines` lines of `text`, for a failure's message.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
 pub fn python() -> PathBuf {
     let venv = std::env::var_os("FWS_VENV")
         .map(PathBuf::from)

@@ -71,7 +71,7 @@ const QUOTED_CHARS: usize = 60;
 
 /// `text` for a message: quoted, control characters escaped, cut at
 /// [`QUOTED_CHARS`] characters with an ellipsis.
-pub fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     let mut out: String = text.chars().take(QUOTED_CHARS).collect();
     if out.len() < text.len() {
         out.push('…');
@@ -82,7 +82,7 @@ pub fn quoted(text: &str) -> String {
 /// `text` with control characters escaped (`\n`, `\u{1b}`) and nothing
 /// else changed: for names a client chose (its user and host name) in
 /// log lines, which must not break or forge them.
-pub fn escaped(text: &str) -> String {
+pub(crate) fn escaped(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {
@@ -106,6 +106,25 @@ pub(crate) fn shown_write(value: &EpicsValue) -> String {
             shown.chars().take(QUOTED_CHARS).collect()
         }
     }
+}
+
+impl Value {
+    /// The value for a refusal's message: text quoted and cut, arrays by
+    /// their size, numbers as they are.
+    pub fn shown(&self) -> String {
+        match self {
+            Value::Double(v) => format!("{v:?}"),
+            Value::Long(v) => v.to_string(),
+            Value::Text(t) => quoted(t),
+            Value::Doubles(v) => format!("{} doubles", v.len()),
+            Value::Longs(v) => format!("{} integers", v.len()),
+        }
+    }
+}
+
+/// Why text of `size` bytes is refused for a PV of `max_len`.
+fn too_long(size: &str, max_len: usize) -> String {
+    format!("{size} bytes, longer than the {max_len} this PV holds")
 }
 
 /// Why operator text is refused for a control character (C0, DEL, C1):
@@ -306,31 +325,27 @@ impl PvType {
     /// Operator text; `filled` is the element count when the text filled
     /// its whole array (it may have been cut to it on the way).
     fn accept_operator_text(&self, text: &str, filled: Option<usize>) -> Result<Value, String> {
-        if let PvType::Text { max_len } = self {
-            if text.len() > *max_len {
-                let size = match filled {
-                    Some(n) if n >= text_capacity(*max_len) => format!("at least {n}"),
-                    _ => text.len().to_string(),
-                };
-                return Err(format!(
-                    "{size} bytes, longer than the {max_len} this PV holds"
-                ));
-            }
-            if let Some(problem) = control_character(text) {
-                return Err(problem);
-            }
+        let PvType::Text { max_len } = self else {
+            return self.accept_text(text);
+        };
+        if text.len() > *max_len {
+            let size = match filled {
+                Some(n) if n >= text_capacity(*max_len) => format!("at least {n}"),
+                _ => text.len().to_string(),
+            };
+            return Err(too_long(&size, *max_len));
         }
-        self.accept_text(text)
+        if let Some(problem) = control_character(text) {
+            return Err(problem);
+        }
+        Ok(Value::Text(text.to_string()))
     }
 
     fn accept_text(&self, text: &str) -> Result<Value, String> {
         match self {
             PvType::Text { max_len } => {
                 if text.len() > *max_len {
-                    Err(format!(
-                        "{} bytes, longer than the {max_len} this PV holds",
-                        text.len()
-                    ))
+                    Err(too_long(&text.len().to_string(), *max_len))
                 } else {
                     Ok(Value::Text(text.to_string()))
                 }

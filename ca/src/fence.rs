@@ -151,10 +151,10 @@ impl Fence {
         }
     }
 
-    /// Applies this fence to every later bind of the process. Returns false
-    /// (changing nothing) if one was installed already.
-    pub fn install(self) -> bool {
-        FENCE.set(self).is_ok()
+    /// Applies this fence to every later bind of the process (the first
+    /// fence installed stays).
+    pub fn install(self) {
+        let _ = FENCE.set(self);
     }
 
     fn allows(&self, ip: Ipv4Addr) -> bool {
@@ -164,11 +164,6 @@ impl Fence {
     fn allows_loopback(&self) -> bool {
         self.allowed.iter().any(Ipv4Addr::is_loopback)
     }
-}
-
-/// The fence in force, if any.
-pub fn installed() -> Option<&'static Fence> {
-    FENCE.get()
 }
 
 fn refuse() -> c_int {

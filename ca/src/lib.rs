@@ -19,6 +19,6 @@ mod server;
 mod shutdown;
 
 pub use client::{whoami, ClientError, Monitor, PvClient, Reading};
-pub use convert::{escaped, quoted, PvType, Value, CA_STRING_LEN};
+pub use convert::{PvType, Value, CA_STRING_LEN};
 pub use server::{PvServer, PvSpec, ServeError, Write, WriteEvent};
 pub use shutdown::{own_shutdown, shutdown_signal, LIBRARY_GRACE_S};

@@ -56,6 +56,15 @@ pub struct FileError {
 }
 
 impl FileError {
+    /// A failure told as `message`, with nothing more for the debug log.
+    pub fn new(path: &Path, message: impl Into<String>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            message: message.into(),
+            detail: String::new(),
+        }
+    }
+
     /// `what` failed with HDF5 error `e`.
     fn hdf5(path: &Path, what: &str, e: &hdf5::Error) -> Self {
         let detail = e.to_string();
@@ -72,11 +81,7 @@ impl FileError {
 
     /// `what` failed with the operating system's error `e`.
     fn os(path: &Path, what: &str, e: &std::io::Error) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            message: format!("{what}: {e}"),
-            detail: String::new(),
-        }
+        Self::new(path, format!("{what}: {e}"))
     }
 }
 
@@ -132,11 +137,7 @@ impl ScanFile {
         let folder = dataroot::DataRoot::open(parent)
             .map_err(|e| FileError::os(parent, "opening the folder", &e))?
             .folder(Path::new(""), false)
-            .map_err(|e| FileError {
-                path: parent.to_path_buf(),
-                message: e.to_string(),
-                detail: String::new(),
-            })?;
+            .map_err(|e| FileError::new(parent, e.to_string()))?;
         Self::create_in(&folder, &name, root)
     }
 
@@ -151,30 +152,30 @@ impl ScanFile {
         name: &str,
         root: &RootAttributes,
     ) -> Result<Self, FileError> {
-        let (file, path, created) = create_new(folder, name)?;
-        let err = |what: &str, e: hdf5::Error| FileError::hdf5(&path, what, &e);
-        let out = Self {
-            file,
-            path: path.clone(),
-        };
-        let begun = out
-            .begin(root)
-            .map_err(|e| err("writing the root attributes", e));
-        match begun.and_then(|()| out.flush()) {
-            Ok(()) => Ok(out),
-            Err(failed) => {
-                // Not a usable file (a disk full after the first bytes): not
-                // left behind, unless someone else's took its name.
-                drop(out);
-                let candidate = path.file_name().map(|n| n.to_string_lossy().into_owned());
-                if let Some(candidate) = candidate {
-                    if let Err(removing) = folder.remove_if(&candidate, &created) {
-                        tracing::warn!("removing the unusable {}: {removing}", path.display());
-                    }
-                }
-                Err(failed)
+        let (candidate, created) = reserve_name(folder, name)?;
+        let path = folder.path().join(&candidate);
+        // Ours, empty, held open: HDF5 writes it from the start.
+        let begun = cloexec::h5::create_trunc(folder.through_descriptor(&candidate))
+            .map_err(|e| FileError::hdf5(&path, "creating the file", &e))
+            .and_then(|file| {
+                let out = Self {
+                    file,
+                    path: path.clone(),
+                };
+                out.begin(root)
+                    .map_err(|e| FileError::hdf5(&path, "writing the root attributes", &e))?;
+                out.flush()?;
+                Ok(out)
+            });
+        if begun.is_err() {
+            // Not a usable file (HDF5 refused it, or the disk filled after
+            // the first bytes): never left behind, never someone else's
+            // removed. The HDF5 handle is closed by now.
+            if let Err(removing) = folder.remove_if(&candidate, &created) {
+                tracing::warn!("removing the unusable {}: {removing}", path.display());
             }
         }
+        begun
     }
 
     /// The root attributes, `exit_status` Running.
@@ -318,12 +319,12 @@ impl ScanFile {
 /// Most `_N` variants tried before giving up.
 const MAX_VARIANTS: u32 = 999;
 
-/// Creates `name` exclusively in `folder`, or its first free `_N` variant,
-/// and opens it with HDF5 through the folder's descriptor.
-fn create_new(
+/// Creates `name` exclusively in `folder` (empty), or its first free `_N`
+/// variant: the name taken and the file, held.
+fn reserve_name(
     folder: &dataroot::Folder,
     name: &str,
-) -> Result<(File, PathBuf, dataroot::Created), FileError> {
+) -> Result<(String, dataroot::Created), FileError> {
     let wanted = Path::new(name);
     let stem = wanted
         .file_stem()
@@ -336,32 +337,23 @@ fn create_new(
     let mut candidate = name.to_string();
     // The plain name, then _2 .. _{MAX_VARIANTS + 1}: MAX_VARIANTS variants.
     for n in 2..=MAX_VARIANTS + 2 {
-        let path = folder.path().join(&candidate);
         match folder.create_new(&candidate) {
-            Ok(created) => {
-                // Ours, empty, held open: HDF5 writes it from the start.
-                return match cloexec::h5::create_trunc(folder.through_descriptor(&candidate)) {
-                    Ok(file) => Ok((file, path, created)),
-                    Err(e) => {
-                        let failed = FileError::hdf5(&path, "creating the file", &e);
-                        // Never an empty file left behind, never someone else's removed.
-                        if let Err(removing) = folder.remove_if(&candidate, &created) {
-                            tracing::warn!("removing the unusable {}: {removing}", path.display());
-                        }
-                        Err(failed)
-                    }
-                };
-            }
+            Ok(created) => return Ok((candidate, created)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(FileError::os(&path, "creating the file", &e)),
+            Err(e) => {
+                return Err(FileError::os(
+                    &folder.path().join(&candidate),
+                    "creating the file",
+                    &e,
+                ))
+            }
         }
         candidate = format!("{stem}_{n}{extension}");
     }
-    Err(FileError {
-        path: folder.path().join(name),
-        message: format!("it and {MAX_VARIANTS} numbered variants exist already"),
-        detail: String::new(),
-    })
+    Err(FileError::new(
+        &folder.path().join(name),
+        format!("it and {MAX_VARIANTS} numbered variants exist already"),
+    ))
 }
 
 /// `scan_001`, `scan_002`, ... (three digits at least, as the reference).

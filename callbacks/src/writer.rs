@@ -11,6 +11,7 @@ use ca::Value;
 use dataroot::Folder;
 use runner::{CallbackError, SequenceReport, StepCallback, StepContext, StepData};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Writes one sequence's file.
@@ -19,6 +20,8 @@ pub struct Hdf5Writer {
     path: PathBuf,
     /// Steps written and flushed so far.
     written: usize,
+    /// Set once the file records its ending.
+    ending_recorded: Arc<AtomicBool>,
 }
 
 impl Hdf5Writer {
@@ -49,6 +52,7 @@ impl Hdf5Writer {
             file: Some(Arc::new(Mutex::new(created))),
             path: real,
             written: 0,
+            ending_recorded: Arc::default(),
         })
     }
 
@@ -57,29 +61,26 @@ impl Hdf5Writer {
         &self.path
     }
 
+    /// True once the file holds its ending (set at the sequence's end): for
+    /// whoever must know whether it is still marked Running.
+    pub fn ending_recorded(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.ending_recorded)
+    }
+
     /// Runs `work` on the open file on the blocking pool.
     async fn on_file<F>(&self, file: Arc<Mutex<ScanFile>>, work: F) -> Result<(), FileError>
     where
         F: FnOnce(&ScanFile) -> Result<(), FileError> + Send + 'static,
     {
         let path = self.path.clone();
-        let internal = move |message: String| FileError {
-            path: path.clone(),
-            message,
-            detail: String::new(),
-        };
         tokio::task::spawn_blocking(move || {
             let guard = file
                 .lock()
-                .map_err(|_| internal("the HDF5 file's lock was poisoned".into()))?;
+                .map_err(|_| FileError::new(&path, "the HDF5 file's lock was poisoned"))?;
             work(&guard)
         })
         .await
-        .map_err(|e| FileError {
-            path: self.path.clone(),
-            message: format!("the HDF5 task failed: {e}"),
-            detail: String::new(),
-        })?
+        .map_err(|e| FileError::new(&self.path, format!("the HDF5 task failed: {e}")))?
     }
 }
 
@@ -145,15 +146,16 @@ impl StepCallback for Hdf5Writer {
             exit_reason: report.outcome.reason().into(),
             completed_steps: report.completed_steps as u64,
         };
-        let written = self.written;
-        self.on_file(file, move |f| f.finish(&exit))
-            .await
-            .map_err(|e| {
-                CallbackError(format!(
-                    "{}: the file's exit_status could not be recorded (it still says Running); {}",
-                    reported(&e),
-                    safe_steps(written)
-                ))
-            })
+        match self.on_file(file, move |f| f.finish(&exit)).await {
+            Ok(()) => {
+                self.ending_recorded.store(true, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => Err(CallbackError(format!(
+                "{}: the file's exit_status could not be recorded (it still says Running); {}",
+                reported(&e),
+                safe_steps(self.written)
+            ))),
+        }
     }
 }

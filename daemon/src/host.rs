@@ -185,7 +185,7 @@ impl IocBridge {
                     }
                     Err(reason) => WriteEvent::Refused {
                         name: name.clone(),
-                        sent: shown(&value),
+                        sent: value.shown(),
                         reason,
                         client: IOC_CLIENT.into(),
                     },
@@ -225,7 +225,7 @@ impl IocBridge {
                     Some(kind) => kind.accept_input(&reading.value).map_err(|reason| {
                         format!(
                             "the IOC's value {} was refused ({reason})",
-                            shown(&reading.value)
+                            reading.value.shown()
                         )
                     }),
                     None => Err("not one of the daemon's PVs".into()),
@@ -238,15 +238,5 @@ impl IocBridge {
             (name.clone(), result)
         });
         futures::future::join_all(reads).await
-    }
-}
-
-fn shown(value: &Value) -> String {
-    match value {
-        Value::Double(v) => format!("{v:?}"),
-        Value::Long(v) => v.to_string(),
-        Value::Text(t) => ca::quoted(t),
-        Value::Doubles(v) => format!("{} doubles", v.len()),
-        Value::Longs(v) => format!("{} integers", v.len()),
     }
 }

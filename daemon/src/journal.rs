@@ -43,6 +43,7 @@ pub struct Ending {
 #[derive(Debug, Clone)]
 pub struct Journal {
     path: PathBuf,
+    data_root: PathBuf,
 }
 
 /// What the start found and did.
@@ -94,6 +95,7 @@ impl Journal {
             path: data_root
                 .join(".fws-daemon")
                 .join(format!("running-{index:02}.json")),
+            data_root: data_root.to_path_buf(),
         }
     }
 
@@ -148,7 +150,7 @@ impl Journal {
 
     /// At start: marks the file the last daemon left open, if any, and
     /// removes the note. `Ok(None)`: nothing was left open.
-    pub fn recover(&self, data_root: &Path) -> Result<Option<Recovered>, String> {
+    pub fn recover(&self) -> Result<Option<Recovered>, String> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -160,7 +162,7 @@ impl Journal {
         let note: Note = serde_json::from_str(text.trim_end())
             .map_err(|e| format!("journal {}: {e}", self.path.display()))?;
         removed?;
-        if !note.file.starts_with(data_root) {
+        if !note.file.starts_with(&self.data_root) {
             return Err(format!(
                 "journal {}: {} is outside the data root; not touched",
                 self.path.display(),
@@ -257,13 +259,13 @@ mod tests {
         assert_eq!(attrs(&file).0, "Running");
         let journal = Journal::new(&root, 1);
         journal.open(&file).unwrap();
-        let found = journal.recover(&root).unwrap().unwrap();
+        let found = journal.recover().unwrap().unwrap();
         assert_eq!(found.exit_status, "Interrupted");
         assert!(found.marked);
         let (status, reason, steps) = attrs(&file);
         assert_eq!((status.as_str(), steps), ("Interrupted", 3));
         assert!(reason.contains("3 steps are complete"), "{reason}");
-        assert_eq!(journal.recover(&root).unwrap(), None, "the note is gone");
+        assert_eq!(journal.recover().unwrap(), None, "the note is gone");
     }
 
     /// A8: the ending the daemon could not write (disk full) is written at
@@ -284,20 +286,20 @@ mod tests {
                 },
             )
             .unwrap();
-        journal.recover(&root).unwrap();
+        journal.recover().unwrap();
         assert_eq!(
             attrs(&file),
             ("Failed".into(), "step 3: No space left on device".into(), 2)
         );
         journal.open(&file).unwrap();
-        let again = journal.recover(&root).unwrap().unwrap();
+        let again = journal.recover().unwrap().unwrap();
         assert_eq!(again.exit_status, "Failed", "not marked twice");
         assert!(!again.marked);
         // A note naming a file outside the data root touches nothing.
         let elsewhere = tempfile::tempdir().unwrap();
         let outside = running_file(elsewhere.path(), 1);
         journal.open(&outside).unwrap();
-        assert!(journal.recover(&root).is_err());
+        assert!(journal.recover().is_err());
         assert_eq!(attrs(&outside).0, "Running");
     }
 }

@@ -113,8 +113,12 @@ pub fn publish_to(sink: Arc<dyn Publish>) {
 }
 
 fn ours(target: &str) -> bool {
-    OURS.iter()
-        .any(|c| target == *c || target.starts_with(&format!("{c}::")))
+    // Asked for every event: no allocation.
+    OURS.iter().any(|c| {
+        target
+            .strip_prefix(c)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
 }
 
 struct Message(String);

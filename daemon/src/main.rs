@@ -95,8 +95,7 @@ fn run() -> ExitCode {
     }
     // Before the first sequence can start, and before the async runtime
     // (HDF5 blocks): a file the last daemon left open.
-    let recovered =
-        journal::Journal::new(&setup.data_root, setup.index.get()).recover(&setup.data_root);
+    let recovered = journal::Journal::new(&setup.data_root, setup.index.get()).recover();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

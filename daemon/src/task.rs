@@ -16,6 +16,7 @@ use runner::{
     SequenceOutcome, SequenceReport, StepCallback,
 };
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tracing::{error, info, warn};
 
@@ -151,14 +152,7 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
         Err(e) => return TaskEnd::io_fail(e.to_string()),
     };
     let file = writer.path().to_path_buf();
-    let journal = ctx.journal.clone();
-    let noted = {
-        let (journal, file) = (journal.clone(), file.clone());
-        tokio::task::spawn_blocking(move || journal.open(&file)).await
-    };
-    if let Ok(Err(e)) | Err(e) = noted.map_err(|e| e.to_string()) {
-        warn!("{e}: a crash would leave the file marked Running");
-    }
+    let journal = JournalCallback::start(&ctx.journal, &writer).await;
     let client = Arc::clone(&ctx.client);
     let mut positioner = hard_scan(&ctx);
     let mut trigger = hard_scan(&ctx);
@@ -194,7 +188,7 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
         )));
     }
     chain.push(Box::new(writer));
-    chain.push(Box::new(JournalCallback { journal, file }));
+    chain.push(Box::new(journal));
     let report = run_sequence(
         &plan,
         config.relative,
@@ -277,9 +271,8 @@ async fn prepare(ctx: &Arc<Context>) -> Result<Prepared, TaskEnd> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let root = Arc::clone(&ctx.data_root);
-    let folder = tokio::task::spawn_blocking(move || root.folder(&relative, true))
+    let folder = blocking(move || root.folder(&relative, true).map_err(|e| e.to_string()))
         .await
-        .map_err(|e| TaskEnd::not_started(format!("opening the output folder: {e}")))?
         .map_err(|e| {
             TaskEnd::not_started(format!("OutputPath {:?}: {e}", text(ctx, "OutputPath")))
         })?;
@@ -323,11 +316,7 @@ async fn groups(ctx: &Context) -> (PvGroups, PvGroups) {
         }
         let root = Arc::clone(&ctx.data_root);
         let asked = wanted.clone();
-        let read = tokio::task::spawn_blocking(move || extra_groups(&root, &asked))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r);
-        match read {
+        match blocking(move || extra_groups(&root, &asked)).await {
             Ok(extra) => {
                 info!("{pv}: {} extra PVs from {wanted:?}", extra.len());
                 target.merge(&extra);
@@ -361,12 +350,39 @@ fn extra_groups(root: &dataroot::DataRoot, wanted: &str) -> Result<PvGroups, Str
     Ok(groups)
 }
 
+/// `work` on the blocking pool (file I/O, parsing): the async workers move
+/// on meanwhile.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("the blocking task failed: {e}"))?
+}
+
 /// Keeps the journal's note of the open file until the file records its
-/// ending (see `journal`); after the writer in the chain, so it sees
-/// whether the writer could record it. It never fails a step.
+/// ending (see `journal`): after the writer in the chain, it keeps the
+/// note, with the ending, when the writer could not record it. It never
+/// fails a step.
 struct JournalCallback {
     journal: Journal,
     file: PathBuf,
+    ending_recorded: Arc<AtomicBool>,
+}
+
+impl JournalCallback {
+    /// Notes `writer`'s file as open.
+    async fn start(journal: &Journal, writer: &Hdf5Writer) -> Self {
+        let (note, file) = (journal.clone(), writer.path().to_path_buf());
+        if let Err(e) = blocking(move || note.open(&file)).await {
+            warn!("{e}: a crash would leave the file marked Running");
+        }
+        Self {
+            journal: journal.clone(),
+            file: writer.path().to_path_buf(),
+            ending_recorded: writer.ending_recorded(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -382,24 +398,20 @@ impl StepCallback for JournalCallback {
     }
 
     async fn sequence_end(&mut self, report: &SequenceReport) -> Result<(), CallbackError> {
-        let writer_failed = report
-            .callback_failures
-            .iter()
-            .any(|f| f.starts_with("hdf5-writer at sequence end"));
+        let recorded = self.ending_recorded.load(Ordering::Acquire);
         let (journal, file) = (self.journal.clone(), self.file.clone());
         let ending = Ending {
             exit_status: report.outcome.exit_status().label().to_string(),
             exit_reason: report.outcome.reason().to_string(),
         };
-        tokio::task::spawn_blocking(move || {
-            if writer_failed {
-                journal.not_recorded(&file, ending)
-            } else {
+        blocking(move || {
+            if recorded {
                 journal.closed()
+            } else {
+                journal.not_recorded(&file, ending)
             }
         })
         .await
-        .map_err(|e| CallbackError(e.to_string()))?
         .map_err(CallbackError)
     }
 }

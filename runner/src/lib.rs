@@ -14,7 +14,7 @@ mod devices;
 mod sequence;
 
 pub use control::{control_channel, Control, ControlSender, Directive};
-pub use data::{PvRecord, PvValue, StepData, Value};
+pub use data::{Analysis, Entry, PvRecord, PvValue, Quantity, StepData, Value};
 pub use devices::{
     CallbackError, Detector, DeviceError, Positioner, StepCallback, StepContext, SweepOutcome,
     Trigger,

@@ -1,13 +1,15 @@
 //! The reference's HDF5 layout, written synchronously (the callback runs
 //! it on a blocking thread): root attributes, one `scan_NNN` group per step
 //! with metadata attributes and one subgroup per PV group, one dataset per
-//! PV named by its full name, `egu` on each dataset that has a unit.
+//! PV named by its full name, `egu` on each dataset that has a unit; the
+//! step's analysis results (the live fit) as datasets of their group, named
+//! by their record names, with their units, after the group's PVs.
 
 use crate::hdf5_fast::{scalar_dataset, Scalar};
 use hdf5::types::VarLenUnicode;
 use hdf5::{File, Location};
 use runner::Value;
-use runner::{PvRecord, StepData};
+use runner::{Entry, StepData};
 use std::path::{Path, PathBuf};
 
 /// What the file's root records about the sequence.
@@ -271,13 +273,13 @@ impl ScanFile {
         for (pv, value) in &data.metadata {
             attr_value(&group, pv, value).map_err(|e| err(format!("attribute {pv}"), e))?;
         }
-        for (group_name, records) in &data.groups {
+        for group_name in data.group_names() {
             let sub = group
                 .create_group(group_name)
                 .map_err(|e| err(format!("group {group_name}"), e))?;
-            for record in records {
-                write_record(&sub, record)
-                    .map_err(|e| err(format!("dataset {group_name}/{}", record.name), e))?;
+            for entry in data.entries(group_name) {
+                write_record(&sub, entry)
+                    .map_err(|e| err(format!("dataset {group_name}/{}", entry.name), e))?;
             }
         }
         // In the same flush as the step: a file left open by a daemon that
@@ -407,29 +409,30 @@ fn attr_value(loc: &Location, name: &str, value: &Value) -> hdf5::Result<()> {
     }
 }
 
-/// One PV as a dataset named by its full name, with `egu` when known:
-/// scalars through the fast path, text and arrays through hdf5-metno.
-fn write_record(group: &hdf5::Group, record: &PvRecord) -> hdf5::Result<()> {
-    let egu = record.egu.as_deref();
-    let dataset = match &record.value {
-        Value::Double(v) => return scalar_dataset(group, &record.name, Scalar::F64(*v), egu),
-        Value::Long(v) => return scalar_dataset(group, &record.name, Scalar::I64(*v), egu),
+/// One record (a PV, or an analysis' quantity) as a dataset named by its
+/// record name, with `egu` when known: scalars through the fast path, text
+/// and arrays through hdf5-metno.
+fn write_record(group: &hdf5::Group, record: Entry<'_>) -> hdf5::Result<()> {
+    let (name, egu) = (record.name, record.egu);
+    let dataset = match record.value {
+        Value::Double(v) => return scalar_dataset(group, name, Scalar::F64(*v), egu),
+        Value::Long(v) => return scalar_dataset(group, name, Scalar::I64(*v), egu),
         Value::Text(t) => {
             let d = group
                 .new_dataset::<VarLenUnicode>()
                 .shape(())
-                .create(record.name.as_str())?;
+                .create(name)?;
             d.write_scalar(&text(t)?)?;
             d
         }
         Value::Doubles(v) => group
             .new_dataset_builder()
             .with_data(v.as_slice())
-            .create(record.name.as_str())?,
+            .create(name)?,
         Value::Longs(v) => group
             .new_dataset_builder()
             .with_data(v.as_slice())
-            .create(record.name.as_str())?,
+            .create(name)?,
     };
     if let Some(unit) = egu {
         attr_value(&dataset, "egu", &Value::Text(unit.to_string()))?;

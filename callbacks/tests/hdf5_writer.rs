@@ -9,7 +9,10 @@
 use callbacks::{Hdf5Writer, Publish, RootAttributes};
 use hdf5::types::VarLenUnicode;
 use runner::Value;
-use runner::{PvRecord, SequenceOutcome, SequenceReport, StepCallback, StepContext, StepData};
+use runner::{
+    Analysis, PvRecord, Quantity, SequenceOutcome, SequenceReport, StepCallback, StepContext,
+    StepData,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -259,4 +262,174 @@ fn a_child_started_while_the_file_is_open_does_not_keep_it_locked() {
         "the child inherited the file: {held:?}"
     );
     assert!(reopened.is_ok(), "{:?}", reopened.err());
+}
+
+/// A step of `step(i)` with two fit-like results (one filed in the scan
+/// group, one in a group of its own).
+fn step_with_results(i: usize) -> StepData {
+    let mut data = step(i);
+    let quantity = |name: &str, record: &str, value: Value, egu: Option<&str>| Quantity {
+        name: name.into(),
+        record: record.into(),
+        value,
+        egu: egu.map(str::to_string),
+    };
+    data.add_analysis(Analysis {
+        source: "gauss-fit".into(),
+        subject: "H-PDB".into(),
+        group: "scan".into(),
+        quantities: vec![
+            quantity(
+                "IntPos",
+                "Test:SCAN:DMN-H-PDB-IntPos",
+                Value::Doubles(vec![-0.5, 0.5]),
+                Some("mm"),
+            ),
+            quantity(
+                "Sigma",
+                "Test:SCAN:DMN-H-PDB-Sigma",
+                Value::Double(1.7),
+                Some("mm"),
+            ),
+            quantity("FitOk", "Test:SCAN:DMN-H-PDB-FitOk", Value::Long(1), None),
+        ],
+    });
+    data.add_analysis(Analysis {
+        source: "other".into(),
+        subject: "beam".into(),
+        group: "derived".into(),
+        quantities: vec![quantity(
+            "Label",
+            "beam-label",
+            Value::Text("ok".into()),
+            None,
+        )],
+    });
+    data
+}
+
+/// The same step with the results as plain records, as the fit stored them
+/// before it had typed results.
+fn step_with_results_as_records(i: usize) -> StepData {
+    let mut data = step(i);
+    for analysis in step_with_results(i).analysis {
+        for q in analysis.quantities {
+            data.push(
+                &analysis.group,
+                PvRecord {
+                    name: q.record,
+                    value: q.value,
+                    egu: q.egu,
+                },
+            );
+        }
+    }
+    data
+}
+
+/// Every group, dataset and attribute below `group`, with types, shapes and
+/// values, one line each, in the order HDF5 lists them.
+fn describe(group: &hdf5::Group, at: &str, out: &mut Vec<String>) {
+    use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
+    fn attrs(loc: &hdf5::Location, at: &str, out: &mut Vec<String>) {
+        for name in loc.attr_names().unwrap() {
+            let a = loc.attr(&name).unwrap();
+            let v = match a.dtype().unwrap().to_descriptor().unwrap() {
+                TypeDescriptor::VarLenUnicode => {
+                    a.read_scalar::<VarLenUnicode>().unwrap().to_string()
+                }
+                TypeDescriptor::Integer(IntSize::U8) => format!("{:?}", a.read_raw::<i64>()),
+                TypeDescriptor::Float(FloatSize::U8) => format!("{:?}", a.read_raw::<f64>()),
+                other => format!("{other:?}"),
+            };
+            out.push(format!("{at}@{name} = {v}"));
+        }
+    }
+    attrs(group, at, out);
+    for name in group.member_names().unwrap() {
+        let path = format!("{at}/{name}");
+        if let Ok(sub) = group.group(&name) {
+            out.push(format!("{path}/"));
+            describe(&sub, &path, out);
+            continue;
+        }
+        let d = group.dataset(&name).unwrap();
+        let dtype = d.dtype().unwrap().to_descriptor().unwrap();
+        let value = match dtype {
+            TypeDescriptor::VarLenUnicode => d.read_scalar::<VarLenUnicode>().unwrap().to_string(),
+            TypeDescriptor::Integer(_) => format!("{:?}", d.read_raw::<i64>().unwrap()),
+            TypeDescriptor::Float(_) => format!("{:?}", d.read_raw::<f64>().unwrap()),
+            ref other => format!("{other:?}"),
+        };
+        out.push(format!(
+            "{path} {dtype:?} {:?} {value} layout={:?}",
+            d.shape(),
+            d.layout()
+        ));
+        attrs(&d, &path, out);
+    }
+}
+
+fn file_lines(path: &std::path::Path) -> Vec<String> {
+    let file = cloexec::h5::open_read(path).unwrap();
+    let mut lines = Vec::new();
+    describe(&file, "", &mut lines);
+    lines
+        .into_iter()
+        .filter(|l| !l.starts_with("@file_path"))
+        .collect()
+}
+
+/// Typed results are written as their group's datasets, named by their
+/// record names, with their units: the file is the one the records made.
+#[test]
+fn analysis_results_are_datasets_of_their_group_with_units() {
+    let _one = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let typed = dir.path().join("typed.h5");
+    let plain = dir.path().join("plain.h5");
+    for (path, make) in [
+        (&typed, step_with_results as fn(usize) -> StepData),
+        (&plain, step_with_results_as_records),
+    ] {
+        let file = callbacks::ScanFile::create(path, &root()).unwrap();
+        for i in 0..2 {
+            file.write_step(i, &make(i)).unwrap();
+        }
+    }
+
+    let file = cloexec::h5::open_read(&typed).unwrap();
+    let scan = file.group("scan_002/scan").unwrap();
+    let sigma = scan.dataset("Test:SCAN:DMN-H-PDB-Sigma").unwrap();
+    assert_eq!(sigma.read_scalar::<f64>().unwrap(), 1.7);
+    assert_eq!(sigma.shape(), Vec::<usize>::new());
+    let egu: VarLenUnicode = sigma.attr("egu").unwrap().read_scalar().unwrap();
+    assert_eq!(egu.as_str(), "mm");
+    let history = scan.dataset("Test:SCAN:DMN-H-PDB-IntPos").unwrap();
+    assert_eq!(history.read_raw::<f64>().unwrap(), vec![-0.5, 0.5]);
+    let egu: VarLenUnicode = history.attr("egu").unwrap().read_scalar().unwrap();
+    assert_eq!(egu.as_str(), "mm");
+    let ok = scan.dataset("Test:SCAN:DMN-H-PDB-FitOk").unwrap();
+    assert_eq!(ok.read_scalar::<i64>().unwrap(), 1);
+    assert!(ok.attr_names().unwrap().is_empty(), "no unit, no egu");
+    // Beside the step's PVs, which stay as they were.
+    assert_eq!(
+        scan.dataset("Test:SCAN:PosToDelay")
+            .unwrap()
+            .read_scalar::<f64>()
+            .unwrap(),
+        1.0
+    );
+    // A group only results are filed in is made for them.
+    let label = file.dataset("scan_001/derived/beam-label").unwrap();
+    assert_eq!(label.read_scalar::<VarLenUnicode>().unwrap().as_str(), "ok");
+    drop(file);
+
+    // The same objects written in the same order: the same size (the bytes
+    // differ in the file's name and HDF5's modification times only).
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+    assert_eq!(size(&typed), size(&plain));
+    let (typed, plain) = (file_lines(&typed), file_lines(&plain));
+    assert!(typed.len() > 20, "{typed:#?}");
+    assert_eq!(typed, plain);
 }

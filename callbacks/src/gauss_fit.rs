@@ -1,7 +1,8 @@
 //! The live Gaussian fit (spec section 7), as the reference computes it:
 //! each step reduces every channel's sweep to a (centroid, integral) point;
 //! the points so far are fitted raw and k-means filtered; the results are
-//! published on the fit PVs and stored in the step's `scan` group.
+//! published on the fit PVs and added to the step as typed results (one
+//! [`Analysis`] per channel and twin, filed in the step's `scan` group).
 //!
 //! Beyond the reference, each fit also publishes the standard errors of
 //! amplitude, mean and sigma, the reduced chi-square and a fit-ok flag.
@@ -10,11 +11,24 @@ use crate::Publish;
 use async_trait::async_trait;
 use fitting::{fit_gaussian, separate_signal_noise, step_metrics, KMeansConfig, RoiMode};
 use runner::Value;
-use runner::{CallbackError, PvRecord, StepCallback, StepContext, StepData};
+use runner::{Analysis, CallbackError, Quantity, StepCallback, StepContext, StepData};
 use std::sync::Arc;
 
 /// The struck channels the fit reads (the station's one list).
 pub use station::CHANNELS as FIT_CHANNELS;
+
+/// The [`Analysis::source`] of the live fit's results.
+pub const GAUSS_FIT_SOURCE: &str = "gauss-fit";
+
+/// The file group the fit's results are recorded in (the reference's).
+pub const FIT_GROUP: &str = "scan";
+
+/// The [`Analysis::subject`] of a channel's fit: the channel (`H-PDB`), or
+/// `H-PDB-F` for its filtered twin.
+pub fn fit_subject(channel: &str, filtered: bool) -> String {
+    let twin = if filtered { "-F" } else { "" };
+    format!("{channel}{twin}")
+}
 
 /// Fewest history points for a fit (the reference's).
 const MIN_POINTS: usize = fitting::MIN_POINTS;
@@ -314,7 +328,7 @@ fn trace<'a>(data: &'a StepData, group: &str, channel: &str) -> Option<&'a [f64]
 #[async_trait]
 impl StepCallback for GaussFitCallback {
     fn name(&self) -> &str {
-        "gauss-fit"
+        GAUSS_FIT_SOURCE
     }
 
     async fn pre_step(&mut self, ctx: &StepContext) -> Result<(), CallbackError> {
@@ -340,9 +354,9 @@ impl StepCallback for GaussFitCallback {
             }
         };
         // Up to 8 traces of 100k samples: milliseconds of CPU each.
-        let stored = cpu_bound(|| self.fit_step(ctx, data, &x));
-        for record in stored {
-            data.push("scan", record);
+        let results = cpu_bound(|| self.fit_step(ctx, data, &x));
+        for analysis in results {
+            data.add_analysis(analysis);
         }
         Ok(())
     }
@@ -361,10 +375,11 @@ fn cpu_bound<T>(work: impl FnOnce() -> T) -> T {
 }
 
 impl GaussFitCallback {
-    /// The step's profile points and fits, published; returns the records
-    /// for the step's `scan` group.
-    fn fit_step(&mut self, ctx: &StepContext, data: &StepData, x: &[f64]) -> Vec<PvRecord> {
-        let mut stored = Vec::new();
+    /// The step's profile points and fits, published; returns them as the
+    /// step's results: per channel with a trace, its fit and its twin's,
+    /// each quantity filed under its PV's full name.
+    fn fit_step(&mut self, ctx: &StepContext, data: &StepData, x: &[f64]) -> Vec<Analysis> {
+        let mut results = Vec::new();
         for (channel, state) in FIT_CHANNELS.iter().zip(&mut self.channels) {
             let Some(y) = trace(data, &self.inputs.traces_group, channel) else {
                 continue;
@@ -380,24 +395,36 @@ impl GaussFitCallback {
             state.centroids.push(metrics.centroid);
             state.integrals.push(metrics.integral);
             for filtered in [false, true] {
-                for (quantity, value) in state.values(filtered) {
-                    let name = quantity.pv_name(channel, filtered);
-                    self.publish.publish(&name, value.clone());
-                    stored.push(PvRecord {
-                        name: format!("{}{name}", self.main),
-                        value,
-                        egu: quantity.egu().map(str::to_string),
-                    });
-                }
+                let quantities = state
+                    .values(filtered)
+                    .into_iter()
+                    .map(|(quantity, value)| {
+                        let name = quantity.pv_name(channel, filtered);
+                        self.publish.publish(&name, value.clone());
+                        Quantity {
+                            name: quantity.suffix().to_string(),
+                            record: format!("{}{name}", self.main),
+                            value,
+                            egu: quantity.egu().map(str::to_string),
+                        }
+                    })
+                    .collect();
+                results.push(Analysis {
+                    source: GAUSS_FIT_SOURCE.to_string(),
+                    subject: fit_subject(channel, filtered),
+                    group: FIT_GROUP.to_string(),
+                    quantities,
+                });
             }
         }
-        stored
+        results
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runner::PvRecord;
     use std::sync::Mutex;
 
     #[derive(Default)]
@@ -514,18 +541,43 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // Stored in the step's scan group under full names, with units.
-        let sigma = last.find("scan", "Test:SCAN:DMN-H-PDB-Sigma-F").unwrap();
-        assert_eq!(sigma.egu.as_deref(), Some("mm"));
-        let amp = last.find("scan", "Test:SCAN:DMN-H-PDB-Amp").unwrap();
-        assert_eq!(amp.egu.as_deref(), Some(PROFILE_UNIT));
-        assert!(last
-            .find("scan", "Test:SCAN:DMN-H-PDB-RedChi2")
-            .unwrap()
-            .egu
-            .is_none());
-        // Channels without traces publish nothing after the reset.
-        assert!(last.find("scan", "Test:SCAN:DMN-V-PDR-Sigma").is_none());
+        // The step carries the results typed: by channel and twin, each
+        // quantity by its name with the value published, its unit, and the
+        // PV's full name to file it under in the scan group.
+        for twin in ["", "-F"] {
+            let fit = last
+                .analysis_of(GAUSS_FIT_SOURCE, &format!("H-PDB{twin}"))
+                .unwrap();
+            assert_eq!(fit.group, "scan");
+            let names: Vec<&str> = fit.quantities.iter().map(|q| q.name.as_str()).collect();
+            let suffixes: Vec<&str> = FitQuantity::ALL.iter().map(|q| q.suffix()).collect();
+            assert_eq!(names, suffixes, "every quantity, in the PVs' order");
+            let sigma = fit.quantity("Sigma").unwrap();
+            assert_eq!(sigma.record, format!("Test:SCAN:DMN-H-PDB-Sigma{twin}"));
+            assert_eq!(sigma.egu.as_deref(), Some("mm"));
+            assert_eq!(
+                Some(sigma.value.clone()),
+                published.last(&format!("H-PDB-Sigma{twin}"))
+            );
+            let amp = fit.quantity("Amp").unwrap();
+            assert_eq!(amp.egu.as_deref(), Some(PROFILE_UNIT));
+            assert_eq!(amp.record, format!("Test:SCAN:DMN-H-PDB-Amp{twin}"));
+            assert!(fit.quantity("RedChi2").unwrap().egu.is_none());
+            assert_eq!(fit.quantity("FitOk").unwrap().value, Value::Long(1));
+            match &fit.quantity("IntPos").unwrap().value {
+                // The twin's history holds the points k-means kept.
+                Value::Doubles(h) if twin.is_empty() => assert_eq!(h.len(), 9),
+                Value::Doubles(h) => assert!((5..=9).contains(&h.len()), "{h:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(last.analyses(GAUSS_FIT_SOURCE).count(), 2, "one channel");
+        // Beside the records, not among them: the scan group holds only
+        // what was read.
+        assert_eq!(last.groups["scan"].len(), 1);
+        assert!(last.find("scan", "Test:SCAN:DMN-H-PDB-Sigma").is_none());
+        // Channels without traces give no result.
+        assert!(last.analysis_of(GAUSS_FIT_SOURCE, "V-PDR").is_none());
     }
 
     #[tokio::test]

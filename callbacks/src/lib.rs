@@ -13,7 +13,10 @@ mod writer;
 
 pub use custom::CustomCallback;
 pub use fitting::CURVE_POINTS as FIT_CURVE_POINTS;
-pub use gauss_fit::{FitInputs, FitQuantity, GaussFitCallback, FIT_CHANNELS};
+pub use gauss_fit::{
+    fit_subject, FitInputs, FitQuantity, GaussFitCallback, FIT_CHANNELS, FIT_GROUP,
+    GAUSS_FIT_SOURCE,
+};
 pub use hdf5_file::{step_group_name, ExitAttributes, FileError, RootAttributes, ScanFile};
 pub use status::StatusCallback;
 pub use writer::Hdf5Writer;

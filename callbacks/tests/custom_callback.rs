@@ -11,7 +11,8 @@ use callbacks::custom::{command_for, CommandSpec, CustomCallback, Session, EXTRA
 use callbacks::RootAttributes;
 use runner::Value;
 use runner::{
-    CallbackError, PvRecord, SequenceOutcome, SequenceReport, StepCallback, StepContext, StepData,
+    Analysis, CallbackError, PvRecord, Quantity, SequenceOutcome, SequenceReport, StepCallback,
+    StepContext, StepData,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -67,10 +68,18 @@ fn data(index: usize) -> StepData {
         ),
     );
     if index >= 1 {
-        data.push(
-            "scan",
-            rec("T:DMN-H-PDB-Sigma", Value::Double(1.7), Some("mm")),
-        );
+        // The live fit's result, as the fit adds it.
+        data.add_analysis(Analysis {
+            source: callbacks::GAUSS_FIT_SOURCE.into(),
+            subject: "H-PDB".into(),
+            group: callbacks::FIT_GROUP.into(),
+            quantities: vec![Quantity {
+                name: "Sigma".into(),
+                record: "T:DMN-H-PDB-Sigma".into(),
+                value: Value::Double(1.7),
+                egu: Some("mm".into()),
+            }],
+        });
     }
     data
 }

@@ -211,13 +211,7 @@ impl StepCallback for CustomCallback {
         ctx: &StepContext,
         data: &mut StepData,
     ) -> Result<(), CallbackError> {
-        let line = protocol::post_step(
-            ctx,
-            &self.session.file_path,
-            data,
-            &self.session.main_prefix,
-            self.arrays,
-        );
+        let line = protocol::post_step(ctx, &self.session.file_path, data, self.arrays);
         let extra = self
             .call(&format!("post_step of step {}", ctx.index + 1), line)
             .await?;

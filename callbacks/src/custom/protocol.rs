@@ -4,7 +4,7 @@
 //! `{"status":"ok"}` (post_step may add `"extra":{name: scalar}`) or
 //! `{"status":"error","message":"..."}`. README.md documents the fields.
 
-use crate::gauss_fit::{FitQuantity, FIT_CHANNELS};
+use crate::gauss_fit::GAUSS_FIT_SOURCE;
 use crate::hdf5_file::RootAttributes;
 use runner::Value;
 use runner::{StepContext, StepData};
@@ -122,7 +122,7 @@ struct PostStep<'a> {
     data: BTreeMap<&'a str, BTreeMap<&'a str, Record<'a>>>,
     metadata: BTreeMap<&'a str, Json>,
     missing: &'a [String],
-    fit: BTreeMap<String, BTreeMap<&'static str, Json>>,
+    fit: BTreeMap<&'a str, BTreeMap<&'a str, Json>>,
 }
 
 #[derive(Serialize)]
@@ -188,34 +188,24 @@ pub fn pre_step(ctx: &StepContext, file_path: &str) -> String {
     line(&step("pre_step", ctx, file_path))
 }
 
-/// The `post_step` line: the step's data (`{group: {pv: {"value", "egu"}}}`,
-/// waveforms only when `arrays`), metadata, missing PVs, and the live fit's
-/// scalar results per channel and twin (`{"H-PDB": {"Sigma": ..}, "H-PDB-F": ..}`).
-pub fn post_step(
-    ctx: &StepContext,
-    file_path: &str,
-    data: &StepData,
-    main_prefix: &str,
-    arrays: bool,
-) -> String {
+/// The `post_step` line: the step's data as the file records it (`{group:
+/// {pv: {"value", "egu"}}}`, the analyses' quantities among their group's
+/// records; waveforms only when `arrays`), metadata, missing PVs, and the
+/// live fit's scalar results per channel and twin (`{"H-PDB": {"Sigma": ..},
+/// "H-PDB-F": ..}`), taken from the step's typed results.
+pub fn post_step(ctx: &StepContext, file_path: &str, data: &StepData, arrays: bool) -> String {
     let groups = data
-        .groups
-        .iter()
-        .map(|(group, records)| {
-            let pvs = records
-                .iter()
-                .filter_map(|r| {
-                    let value = to_json(&r.value, arrays)?;
-                    Some((
-                        r.name.as_str(),
-                        Record {
-                            value,
-                            egu: r.egu.as_deref(),
-                        },
-                    ))
+        .group_names()
+        .into_iter()
+        .map(|group| {
+            let pvs = data
+                .entries(group)
+                .filter_map(|e| {
+                    let value = to_json(e.value, arrays)?;
+                    Some((e.name, Record { value, egu: e.egu }))
                 })
                 .collect();
-            (group.as_str(), pvs)
+            (group, pvs)
         })
         .collect();
     line(&PostStep {
@@ -228,7 +218,7 @@ pub fn post_step(
             .filter_map(|(k, v)| Some((k.as_str(), to_json(v, arrays)?)))
             .collect(),
         missing: &data.missing,
-        fit: fit_results(data, main_prefix),
+        fit: fit_results(data),
     })
 }
 
@@ -248,27 +238,18 @@ pub fn sequence_end(
     })
 }
 
-/// The live fit's scalars found in the step's `scan` group.
-fn fit_results(
-    data: &StepData,
-    main_prefix: &str,
-) -> BTreeMap<String, BTreeMap<&'static str, Json>> {
+/// The live fit's scalar quantities, from the step's typed results: subject
+/// (channel or twin) -> quantity name -> value. Never from record names.
+fn fit_results(data: &StepData) -> BTreeMap<&str, BTreeMap<&str, Json>> {
     let mut out = BTreeMap::new();
-    for channel in FIT_CHANNELS {
-        for filtered in [false, true] {
-            let found: BTreeMap<&'static str, Json> = FitQuantity::ALL
-                .iter()
-                .filter(|q| !q.is_array())
-                .filter_map(|q| {
-                    let name = format!("{main_prefix}{}", q.pv_name(channel, filtered));
-                    let record = data.find("scan", &name)?;
-                    Some((q.suffix(), to_json(&record.value, false)?))
-                })
-                .collect();
-            if !found.is_empty() {
-                let twin = if filtered { "-F" } else { "" };
-                out.insert(format!("{channel}{twin}"), found);
-            }
+    for fit in data.analyses(GAUSS_FIT_SOURCE) {
+        let scalars: BTreeMap<&str, Json> = fit
+            .quantities
+            .iter()
+            .filter_map(|q| Some((q.name.as_str(), to_json(&q.value, false)?)))
+            .collect();
+        if !scalars.is_empty() {
+            out.insert(fit.subject.as_str(), scalars);
         }
     }
     out
@@ -368,8 +349,44 @@ pub fn decode_reply(line: &str) -> Result<Reply, ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runner::PvRecord;
+    use runner::{Analysis, PvRecord, Quantity};
     use std::time::Duration;
+
+    fn rec(name: &str, value: Value, egu: Option<&str>) -> PvRecord {
+        PvRecord {
+            name: name.into(),
+            value,
+            egu: egu.map(str::to_string),
+        }
+    }
+
+    /// A result of `source` about `subject`: (name, record, value, egu).
+    fn analysis(
+        source: &str,
+        subject: &str,
+        quantities: Vec<(&str, &str, Value, Option<&str>)>,
+    ) -> Analysis {
+        Analysis {
+            source: source.into(),
+            subject: subject.into(),
+            group: "scan".into(),
+            quantities: quantities
+                .into_iter()
+                .map(|(name, record, value, egu)| Quantity {
+                    name: name.into(),
+                    record: record.into(),
+                    value,
+                    egu: egu.map(str::to_string),
+                })
+                .collect(),
+        }
+    }
+
+    /// The `"fit":{...}` part of a post_step line.
+    fn fit_part(line: &str) -> &str {
+        let at = line.find(r#""fit":"#).unwrap();
+        &line[at..line.len() - 2]
+    }
 
     fn ctx() -> StepContext {
         StepContext {
@@ -432,17 +449,25 @@ mod tests {
     #[test]
     fn post_step_carries_scalars_fit_results_and_arrays_on_request() {
         let mut data = StepData::default();
-        let rec = |name: &str, value: Value, egu: Option<&str>| PvRecord {
-            name: name.into(),
-            value,
-            egu: egu.map(str::to_string),
-        };
         data.push("scan", rec("T:PosToDelay", Value::Double(-0.5), Some("mm")));
-        data.push(
-            "scan",
-            rec("T:DMN-H-PDB-Sigma", Value::Double(1.7), Some("mm")),
-        );
-        data.push("scan", rec("T:DMN-H-PDB-FitOk-F", Value::Long(1), None));
+        data.add_analysis(analysis(
+            GAUSS_FIT_SOURCE,
+            "H-PDB",
+            vec![
+                (
+                    "IntPos",
+                    "T:DMN-H-PDB-IntPos",
+                    Value::Doubles(vec![0.5]),
+                    Some("mm"),
+                ),
+                ("Sigma", "T:DMN-H-PDB-Sigma", Value::Double(1.7), Some("mm")),
+            ],
+        ));
+        data.add_analysis(analysis(
+            GAUSS_FIT_SOURCE,
+            "H-PDB-F",
+            vec![("FitOk", "T:DMN-H-PDB-FitOk-F", Value::Long(1), None)],
+        ));
         data.push(
             "struck",
             rec(
@@ -453,7 +478,7 @@ mod tests {
         );
         data.metadata.insert("T:ScanStatus".into(), Value::Long(0));
         data.missing.push("T:Gone".into());
-        let scalars = post_step(&ctx(), "/d/x.h5", &data, "T:DMN-", false);
+        let scalars = post_step(&ctx(), "/d/x.h5", &data, false);
         assert_eq!(
             scalars,
             concat!(
@@ -467,12 +492,55 @@ mod tests {
                 "\n"
             )
         );
-        let with_arrays = post_step(&ctx(), "/d/x.h5", &data, "T:DMN-", true);
+        let with_arrays = post_step(&ctx(), "/d/x.h5", &data, true);
         assert!(
             with_arrays.contains(r#""struck":{"T:H-PDB-TRC2":{"value":[0.25,null],"egu":"V"}}"#),
             "{with_arrays}"
         );
+        assert!(
+            with_arrays.contains(r#""T:DMN-H-PDB-IntPos":{"value":[0.5],"egu":"mm"}"#),
+            "an analysis' arrays among its group's records: {with_arrays}"
+        );
+        assert_eq!(
+            fit_part(&with_arrays),
+            r#""fit":{"H-PDB":{"Sigma":1.7},"H-PDB-F":{"FitOk":1}}"#,
+            "the fit's scalars only"
+        );
         assert!(with_arrays.ends_with("}\n") && with_arrays.matches('\n').count() == 1);
+    }
+
+    #[test]
+    fn a_record_named_like_a_fit_pv_is_data_not_a_fit() {
+        let mut data = StepData::default();
+        data.push(
+            "scan",
+            rec("T:DMN-H-PDB-Sigma", Value::Double(1.7), Some("mm")),
+        );
+        data.push("scan", rec("T:DMN-H-PDB-FitOk-F", Value::Long(1), None));
+        let line = post_step(&ctx(), "/d/x.h5", &data, false);
+        assert_eq!(fit_part(&line), r#""fit":{}"#);
+        assert!(line.contains(r#""T:DMN-H-PDB-Sigma":{"value":1.7,"egu":"mm"}"#));
+    }
+
+    #[test]
+    fn the_fit_comes_from_the_results_whatever_their_records_are_named() {
+        let mut data = StepData::default();
+        data.add_analysis(analysis(
+            GAUSS_FIT_SOURCE,
+            "H-PDB",
+            vec![("Sigma", "renamed sigma", Value::Double(2.5), Some("mm"))],
+        ));
+        // Another source's results are data, not the fit.
+        data.add_analysis(analysis(
+            "other",
+            "H-PDB",
+            vec![("Sigma", "other sigma", Value::Double(9.0), None)],
+        ));
+        let line = post_step(&ctx(), "/d/x.h5", &data, false);
+        assert_eq!(fit_part(&line), r#""fit":{"H-PDB":{"Sigma":2.5}}"#);
+        assert!(line.contains(
+            r#""data":{"scan":{"other sigma":{"value":9.0,"egu":null},"renamed sigma":{"value":2.5,"egu":"mm"}}}"#
+        ), "{line}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use gauss_fit::{
 };
 pub use hdf5_file::{step_group_name, ExitAttributes, FileError, RootAttributes, ScanFile};
 pub use status::StatusCallback;
-pub use writer::Hdf5Writer;
+pub use writer::{Durability, Hdf5Writer};
 
 use runner::Value;
 

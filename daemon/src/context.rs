@@ -6,7 +6,7 @@ use ca::{PvClient, Value};
 use callbacks::Publish;
 use planner::ScannerIndex;
 use runner::{control_channel, ControlSender};
-use station::{Prefixes, PvGroups, Timing};
+use station::{Durability, Prefixes, PvGroups, Timing};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tracing::warn;
@@ -34,6 +34,8 @@ pub struct Context {
     pub max_steps: u32,
     /// Timeouts and delays.
     pub timing: Timing,
+    /// When a step is on disk (the station's `durability`).
+    pub durability: Durability,
     /// Default data groups (prefixes filled in).
     pub data_groups: PvGroups,
     /// Default metadata groups (prefixes filled in).
@@ -77,6 +79,7 @@ impl Context {
             journal,
             max_steps,
             timing,
+            durability: Durability::default(),
             data_groups: groups.0,
             metadata_groups: groups.1,
             bridge,

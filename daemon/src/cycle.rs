@@ -241,7 +241,11 @@ fn start(ctx: &Arc<Context>) -> (JoinHandle<task::TaskEnd>, Instant) {
     info!("sequence started");
     let control = ctx.control.subscribe();
     (
-        tokio::spawn(task::run(Arc::clone(ctx), control)),
+        tokio::spawn(task::run(
+            Arc::clone(ctx),
+            &crate::procedure::fws::FwsHardScan,
+            control,
+        )),
         Instant::now(),
     )
 }

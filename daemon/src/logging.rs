@@ -21,16 +21,23 @@ thread_local! {
 
 /// The crates whose messages follow LogLevel (and reach the log PVs);
 /// every other crate logs at WARN and above.
-const OURS: [&str; 8] = [
+const OURS: [&str; 10] = [
     "daemon",
     "fws_daemon",
     "runner",
     "callbacks",
     "sim",
     "ca",
+    "epics",
+    "station",
     "planner",
     "custom_callback",
 ];
+
+/// The library crates whose targets begin like ours (`epics` is a prefix
+/// of `epics_ca_rs`: an `EnvFilter` directive matches by prefix), kept at
+/// the default level by a more specific directive.
+const NOT_OURS: [&str; 2] = ["epics_ca_rs", "epics_base_rs"];
 
 /// The run-time settings, and the filter they are applied to. tracing
 /// caches each call site's interest after its first event, so a filter
@@ -57,6 +64,7 @@ fn directives(level: i64, silenced: &[String]) -> String {
     };
     let mut out = vec!["warn".to_string()];
     out.extend(OURS.iter().map(|c| format!("{c}={ours}")));
+    out.extend(NOT_OURS.iter().map(|c| format!("{c}=warn")));
     out.extend(silenced.iter().map(|t| format!("{t}=off")));
     out.join(",")
 }

@@ -13,6 +13,7 @@ mod host;
 mod journal;
 mod logging;
 mod memory;
+mod procedure;
 mod task;
 mod throttle;
 mod watchdog;
@@ -389,6 +390,7 @@ async fn serve(
         bridge,
         client,
     );
+    ctx.durability = setup.station.durability;
     if let Some(custom) = setup.custom.clone() {
         info!(
             "custom callback: {} (each call within {:.1} s)",

@@ -72,9 +72,6 @@ pub async fn run(
                             continue;
                         }
                         let Some(name) = w.name.strip_prefix(&ctx.prefixes.main) else { continue };
-                        if let ("NumScans", Value::Long(n)) = (name, &w.value) {
-                            watch.liveness.set_num_scans(u64::try_from(*n).unwrap_or(0));
-                        }
                         if INPUTS.contains(&name) {
                             ctx.input_accepted(name);
                             save_input(&mut autosave, name, w.value.clone());

@@ -3,6 +3,7 @@
 
 use crate::bridge::TaskStatus;
 use crate::context::Context;
+use crate::cycle::machine::RefusedInputs;
 use crate::journal::{Ending, Journal};
 use ca::Value;
 use callbacks::custom::Session;
@@ -22,6 +23,7 @@ use tracing::{error, info, warn};
 
 /// How the task ended: TaskStatus as the reference reports it, and the
 /// truth for ScanExitStatus and ScanExitReason.
+#[derive(Debug)]
 pub struct TaskEnd {
     /// The reference's state.
     pub status: TaskStatus,
@@ -99,9 +101,11 @@ struct Prepared {
 }
 
 /// Runs one sequence under `control`; every failure is logged for the
-/// operator. An ABORT while it prepares (slow extra PV files, the relative
-/// position) ends it at once, before anything is written.
-pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
+/// operator. `refused`: the inputs whose last write was refused (the
+/// control cycle's); any left means a Task Fail naming it. An ABORT while
+/// it prepares (slow extra PV files, the relative position) ends it at
+/// once, before anything is written.
+pub async fn run(ctx: Arc<Context>, control: Control, refused: RefusedInputs) -> TaskEnd {
     let mut watch = control.clone();
     let prepared = tokio::select! {
         biased;
@@ -114,7 +118,7 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
                 reason,
             };
         }
-        prepared = prepare(&ctx) => prepared,
+        prepared = prepare(&ctx, refused) => prepared,
     };
     let Prepared {
         config,
@@ -233,9 +237,8 @@ fn hard_scan(ctx: &Context) -> EpicsHardScan {
 /// Everything before the first step: the inputs checked, the output folder
 /// opened (created inside the data root without following a link), the
 /// extra PV files read, the plan made.
-async fn prepare(ctx: &Arc<Context>) -> Result<Prepared, TaskEnd> {
-    ctx.refresh_inputs().await;
-    let refused = ctx.refused_inputs();
+async fn prepare(ctx: &Arc<Context>, mut refused: RefusedInputs) -> Result<Prepared, TaskEnd> {
+    ctx.refresh_inputs(&mut refused).await;
     if let Some(problem) = refused.first() {
         return Err(TaskEnd::not_started(format!(
             "{problem}; write a valid value and trigger again"

@@ -3,11 +3,10 @@
 use crate::bridge::INPUTS;
 use crate::cycle::machine::RefusedInputs;
 use crate::host::Bridge;
-use crate::station::Timing;
 use ca::{PvClient, Value};
 use callbacks::Publish;
-use planner::{Prefixes, ScannerIndex};
-use runner::PvGroups;
+use planner::ScannerIndex;
+use station::{Prefixes, PvGroups, Timing};
 use std::sync::Arc;
 use tracing::warn;
 
@@ -107,7 +106,12 @@ impl Context {
 
     /// Sets bridge PV `name` (unprefixed).
     pub fn set(&self, name: &str, value: Value) {
-        self.publisher.publish(name, value);
+        if let Err(e) = self
+            .bridge
+            .set(&format!("{}{name}", self.prefixes.main), value)
+        {
+            warn!("publishing {name}: {e}");
+        }
     }
 }
 
@@ -118,8 +122,11 @@ struct BridgePublisher {
 }
 
 impl Publish for BridgePublisher {
-    fn publish(&self, name: &str, value: Value) {
-        if let Err(e) = self.bridge.set(&format!("{}{name}", self.main), value) {
+    fn publish(&self, name: &str, value: runner::Value) {
+        if let Err(e) = self
+            .bridge
+            .set(&format!("{}{name}", self.main), epics::to_ca(value))
+        {
             warn!("publishing {name}: {e}");
         }
     }

@@ -98,6 +98,14 @@ pub fn set_level(state: i64) {
 /// spelling `runner.sequence` is accepted) whose messages are dropped.
 /// Returns the entries that are not logger names (ignored).
 pub fn set_silenced(text: &str) -> Vec<String> {
+    let (valid, ignored) = silenced_targets(text);
+    apply(|f| f.silenced = valid);
+    ignored
+}
+
+/// SilencedLoggers' text read, without applying it: the targets, and the
+/// entries that are not logger names.
+pub fn silenced_targets(text: &str) -> (Vec<String>, Vec<String>) {
     let (mut valid, mut ignored) = (Vec::new(), Vec::new());
     for entry in text.split([',', ' ']).filter(|s| !s.is_empty()) {
         let target = entry.replace('.', "::");
@@ -110,8 +118,7 @@ pub fn set_silenced(text: &str) -> Vec<String> {
             ignored.push(entry.to_string());
         }
     }
-    apply(|f| f.silenced = valid);
-    ignored
+    (valid, ignored)
 }
 
 /// Where the log PVs are published, once the PV server runs.

@@ -322,9 +322,6 @@ async fn serve(
     let (bridge, writes, sim, autosave, hosting) = match setup.pv_host {
         PvHost::Embedded => {
             let (autosave, restored, specs) = restore(&setup, specs);
-            if let Some(Value::Long(n)) = autosave.get("NumScans") {
-                liveness.set_num_scans(u64::try_from(*n).unwrap_or(0));
-            }
             let (server, writes, sim) = start_server(&setup, specs)?;
             let hosting = format!(
                 "serving {main}* on port {}, {restored} inputs restored{}",
@@ -432,8 +429,8 @@ async fn serve(
     }
     // Started with the loop it watches (not during setup, which may wait
     // for an IOC longer than a short limit).
-    let fixed_limit = setup.station.timing.watchdog_s.map(station::secs);
-    watchdog::spawn(Arc::clone(&liveness), fixed_limit, |message| {
+    let limit = watchdog::limit(setup.station.timing.watchdog_s.map(station::secs));
+    watchdog::spawn(Arc::clone(&liveness), limit, |message| {
         error!("{message}");
         logging::flush();
         std::process::exit(EXIT_WATCHDOG);

@@ -4,6 +4,7 @@
 
 use crate::bridge::TaskStatus;
 use crate::context::Context;
+use crate::cycle::machine::RefusedInputs;
 use crate::journal::{Ending, Journal};
 use crate::procedure::{Inputs, Kind, Procedure};
 use ca::Value;
@@ -17,6 +18,7 @@ use tracing::{error, info, warn};
 
 /// How the task ended: TaskStatus as the reference reports it, and the
 /// truth for ScanExitStatus and ScanExitReason.
+#[derive(Debug)]
 pub struct TaskEnd {
     /// The reference's state.
     pub status: TaskStatus,
@@ -83,9 +85,16 @@ pub(crate) fn text(ctx: &Context, name: &str) -> String {
 static SEQUENCES: AtomicU64 = AtomicU64::new(0);
 
 /// Runs one sequence of `kind` under `control`; every failure is logged
-/// for the operator. An ABORT while it prepares (slow extra PV files, the
-/// relative position) ends it at once, before anything is written.
-pub async fn run(ctx: Arc<Context>, kind: &dyn Kind, control: Control) -> TaskEnd {
+/// for the operator. `refused`: the inputs whose last write was refused (the
+/// control cycle's); any left means a Task Fail naming it. An ABORT while
+/// it prepares (slow extra PV files, the relative position) ends it at
+/// once, before anything is written.
+pub async fn run(
+    ctx: Arc<Context>,
+    kind: &dyn Kind,
+    control: Control,
+    refused: RefusedInputs,
+) -> TaskEnd {
     let mut watch = control.clone();
     let procedure = tokio::select! {
         biased;
@@ -98,7 +107,7 @@ pub async fn run(ctx: Arc<Context>, kind: &dyn Kind, control: Control) -> TaskEn
                 reason,
             };
         }
-        procedure = build(&ctx, kind) => procedure,
+        procedure = build(&ctx, kind, refused) => procedure,
     };
     let procedure = match procedure {
         Ok(p) => p,
@@ -140,17 +149,23 @@ pub async fn run(ctx: Arc<Context>, kind: &dyn Kind, control: Control) -> TaskEn
 }
 
 /// The inputs checked and the folder opened, then the kind's procedure.
-async fn build(ctx: &Arc<Context>, kind: &dyn Kind) -> Result<Procedure, TaskEnd> {
-    let (config, folder) = prepare(ctx).await?;
+async fn build(
+    ctx: &Arc<Context>,
+    kind: &dyn Kind,
+    refused: RefusedInputs,
+) -> Result<Procedure, TaskEnd> {
+    let (config, folder) = prepare(ctx, refused).await?;
     let id = SEQUENCES.fetch_add(1, Ordering::Relaxed) + 1;
     kind.build(ctx, Inputs { config, folder, id }).await
 }
 
 /// What every kind needs first: the inputs checked and the output folder
 /// opened (created inside the data root without following a link).
-async fn prepare(ctx: &Arc<Context>) -> Result<(ScanConfig, Arc<dataroot::Folder>), TaskEnd> {
-    ctx.refresh_inputs().await;
-    let refused = ctx.refused_inputs();
+async fn prepare(
+    ctx: &Arc<Context>,
+    mut refused: RefusedInputs,
+) -> Result<(ScanConfig, Arc<dataroot::Folder>), TaskEnd> {
+    ctx.refresh_inputs(&mut refused).await;
     if let Some(problem) = refused.first() {
         return Err(TaskEnd::not_started(format!(
             "{problem}; write a valid value and trigger again"

@@ -94,8 +94,8 @@ pub struct Timing {
     pub pv_read_s: f64,
     /// Put-with-completion timeout (PosToDelay, RunHardScan).
     pub put_s: f64,
-    /// The watchdog's limit on a silent control loop; unset: the
-    /// reference's max(4 s, 10 + 30 x NumScans s).
+    /// The watchdog's limit on a silent control loop; unset: 30 s (the
+    /// loop beats on its own, whatever the scan's length).
     pub watchdog_s: Option<f64>,
 }
 

@@ -8,15 +8,13 @@
 
 use crate::Publish;
 use async_trait::async_trait;
-use ca::Value;
 use fitting::{fit_gaussian, separate_signal_noise, step_metrics, KMeansConfig, RoiMode};
+use runner::Value;
 use runner::{CallbackError, PvRecord, StepCallback, StepContext, StepData};
 use std::sync::Arc;
 
-/// The struck channels, as the reference names them.
-pub const FIT_CHANNELS: [&str; 8] = [
-    "V-PDR", "V-PDL", "H-PDT", "H-PDB", "V-APDT", "V-APDB", "H-APDR", "H-APDL",
-];
+/// The struck channels the fit reads (the station's one list).
+pub use station::CHANNELS as FIT_CHANNELS;
 
 /// Fewest history points for a fit (the reference's).
 const MIN_POINTS: usize = fitting::MIN_POINTS;

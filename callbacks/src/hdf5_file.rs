@@ -4,9 +4,9 @@
 //! PV named by its full name, `egu` on each dataset that has a unit.
 
 use crate::hdf5_fast::{scalar_dataset, Scalar};
-use ca::Value;
 use hdf5::types::VarLenUnicode;
 use hdf5::{File, Location};
+use runner::Value;
 use runner::{PvRecord, StepData};
 use std::path::{Path, PathBuf};
 

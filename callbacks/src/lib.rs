@@ -18,7 +18,7 @@ pub use hdf5_file::{step_group_name, ExitAttributes, FileError, RootAttributes, 
 pub use status::StatusCallback;
 pub use writer::Hdf5Writer;
 
-use ca::Value;
+use runner::Value;
 
 /// Where callbacks publish operator-visible values (the daemon's PVs).
 pub trait Publish: Send + Sync {

@@ -3,7 +3,7 @@
 
 use crate::Publish;
 use async_trait::async_trait;
-use ca::Value;
+use runner::Value;
 use runner::{CallbackError, StepCallback, StepContext, StepData};
 use std::sync::Arc;
 

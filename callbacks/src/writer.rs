@@ -7,8 +7,8 @@
 use crate::hdf5_file::{ExitAttributes, FileError, RootAttributes, ScanFile};
 use crate::Publish;
 use async_trait::async_trait;
-use ca::Value;
 use dataroot::Folder;
+use runner::Value;
 use runner::{CallbackError, SequenceReport, StepCallback, StepContext, StepData};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

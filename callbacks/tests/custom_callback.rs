@@ -7,9 +7,9 @@
 #[path = "../../tests/support/loopback.rs"]
 mod loopback;
 
-use ca::Value;
 use callbacks::custom::{command_for, CommandSpec, CustomCallback, Session, EXTRA_GROUP};
 use callbacks::RootAttributes;
+use runner::Value;
 use runner::{
     CallbackError, PvRecord, SequenceOutcome, SequenceReport, StepCallback, StepContext, StepData,
 };

@@ -6,9 +6,9 @@
 // runtimes of their own: no other task waits on it.
 #![allow(clippy::await_holding_lock)]
 
-use ca::Value;
 use callbacks::{Hdf5Writer, Publish, RootAttributes};
 use hdf5::types::VarLenUnicode;
+use runner::Value;
 use runner::{PvRecord, SequenceOutcome, SequenceReport, StepCallback, StepContext, StepData};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

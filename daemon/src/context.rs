@@ -2,11 +2,11 @@
 
 use crate::bridge::INPUTS;
 use crate::host::Bridge;
-use crate::station::Timing;
 use ca::{PvClient, Value};
 use callbacks::Publish;
-use planner::{Prefixes, ScannerIndex};
-use runner::{control_channel, ControlSender, PvGroups};
+use planner::ScannerIndex;
+use runner::{control_channel, ControlSender};
+use station::{Prefixes, PvGroups, Timing};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tracing::warn;
@@ -113,7 +113,12 @@ impl Context {
 
     /// Sets bridge PV `name` (unprefixed).
     pub fn set(&self, name: &str, value: Value) {
-        self.publisher.publish(name, value);
+        if let Err(e) = self
+            .bridge
+            .set(&format!("{}{name}", self.prefixes.main), value)
+        {
+            warn!("publishing {name}: {e}");
+        }
     }
 
     /// Remembers that the last write to input `name` was refused.
@@ -146,8 +151,11 @@ struct BridgePublisher {
 }
 
 impl Publish for BridgePublisher {
-    fn publish(&self, name: &str, value: Value) {
-        if let Err(e) = self.bridge.set(&format!("{}{name}", self.main), value) {
+    fn publish(&self, name: &str, value: runner::Value) {
+        if let Err(e) = self
+            .bridge
+            .set(&format!("{}{name}", self.main), epics::to_ca(value))
+        {
             warn!("publishing {name}: {e}");
         }
     }

@@ -2,7 +2,6 @@
 //! the last message of each level also in DebugLog/InfoLog/WarningLog/
 //! ErrorLog, LogLevel and SilencedLoggers applied at run time.
 
-use ca::Value;
 use callbacks::Publish;
 use std::cell::Cell;
 use std::io::IsTerminal;
@@ -162,10 +161,10 @@ impl<S: Subscriber> Layer<S> for PvLayer {
         let text = ca::PvType::Text {
             max_len: crate::bridge::LOG_LEN,
         }
-        .fit(Value::Text(message.0));
+        .fit(ca::Value::Text(message.0));
         // Publishing may log (a failed set): never recurse into it.
         PUBLISHING.with(|p| p.set(true));
-        sink.publish(pv, text);
+        sink.publish(pv, epics::from_ca(text));
         PUBLISHING.with(|p| p.set(false));
     }
 }
@@ -243,6 +242,7 @@ pub fn init(log_dir: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runner::Value;
     use std::sync::Mutex;
 
     #[derive(Default)]
@@ -389,7 +389,7 @@ mod tests {
             set_silenced("fws_daemon::logging, runner::sequence");
             tracing::error!("silenced");
             tracing::error!(target: "runner::sequence", "silenced too");
-            tracing::error!(target: "runner::epics", "kept");
+            tracing::error!(target: "epics::collector", "kept");
             set_silenced("");
             assert_eq!(sink.take(), [("ErrorLog".to_string(), "kept".to_string())]);
 

@@ -13,7 +13,6 @@ mod host;
 mod journal;
 mod logging;
 mod memory;
-mod station;
 mod task;
 mod throttle;
 mod watchdog;
@@ -24,10 +23,10 @@ use clap::Parser;
 use cli::{Args, PvHost};
 use context::Context;
 use host::Bridge;
-use planner::{Naming, Prefixes, ScannerIndex, DEFAULT_MAX_STEPS};
-use runner::PvGroups;
+use planner::{ScannerIndex, DEFAULT_MAX_STEPS};
 use sim::{SimConfig, SimIoc};
 use station::Station;
+use station::{Naming, Prefixes, PvGroups};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -300,7 +299,7 @@ fn custom_callback(path: &Path, timeout_s: f64) -> Result<context::CustomSetting
 
 fn load_groups(
     path: Option<&Path>,
-    default: fn() -> Result<PvGroups, runner::PvGroupError>,
+    default: fn() -> Result<PvGroups, station::PvGroupError>,
 ) -> Result<PvGroups, String> {
     match path {
         None => default().map_err(|e| e.to_string()),

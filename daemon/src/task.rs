@@ -9,12 +9,13 @@ use callbacks::custom::Session;
 use callbacks::{
     CustomCallback, FitInputs, GaussFitCallback, Hdf5Writer, RootAttributes, StatusCallback,
 };
+use epics::{EpicsHardScan, HardScanPvs, PvCollector};
 use planner::{OutputPathCheck, RawInput, RawScanInputs, ScanConfig, ScanLimits, WithinDataRoot};
-use runner::epics::{EpicsHardScan, HardScanPvs, PvCollector};
 use runner::{
-    run_sequence, CallbackError, Control, Devices, ExitStatus, Positioner, PvGroups,
-    SequenceOutcome, SequenceReport, StepCallback,
+    run_sequence, CallbackError, Control, Devices, ExitStatus, Positioner, SequenceOutcome,
+    SequenceReport, StepCallback,
 };
+use station::PvGroups;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -156,12 +157,8 @@ pub async fn run(ctx: Arc<Context>, control: Control) -> TaskEnd {
     let client = Arc::clone(&ctx.client);
     let mut positioner = hard_scan(&ctx);
     let mut trigger = hard_scan(&ctx);
-    let mut collector = PvCollector::new(
-        client,
-        data,
-        metadata,
-        crate::station::secs(ctx.timing.pv_read_s),
-    );
+    let mut collector =
+        PvCollector::new(client, data, metadata, station::secs(ctx.timing.pv_read_s));
     let mut chain: Vec<Box<dyn StepCallback>> = vec![
         Box::new(StatusCallback::new(ctx.publisher.clone())),
         // Before the writer: the fit results go into each step's scan group.
@@ -225,8 +222,8 @@ fn hard_scan(ctx: &Context) -> EpicsHardScan {
     EpicsHardScan::new(
         Arc::clone(&ctx.client),
         HardScanPvs::new(&ctx.prefixes),
-        crate::station::secs(ctx.timing.put_s),
-        crate::station::secs(ctx.timing.pv_read_s),
+        station::secs(ctx.timing.put_s),
+        station::secs(ctx.timing.pv_read_s),
     )
 }
 

@@ -7,7 +7,6 @@
 mod config;
 mod file_name;
 mod plan;
-mod prefixes;
 
 pub use config::{
     ConfigError, OutputPathCheck, RawInput, RawScanInputs, ScanConfig, ScanLimits, WithinDataRoot,
@@ -15,4 +14,3 @@ pub use config::{
 };
 pub use file_name::{file_name, range_text, ScannerIndex, ScannerIndexError};
 pub use plan::{AxisRange, Plan, PlanError, Step, StepCosts};
-pub use prefixes::{Naming, Prefixes, UnknownScanner};

@@ -1,7 +1,8 @@
 //! Reading one channel's sweeps out of a scan file in the reference layout
 //! (section 8 of the spec): written by this daemon or by the Python one.
 
-use planner::{Naming, Prefixes, ScannerIndex};
+use planner::ScannerIndex;
+use station::{Naming, Prefixes};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 

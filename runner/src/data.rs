@@ -4,8 +4,25 @@
 
 use std::collections::BTreeMap;
 
-/// A PV's value as collected (the `ca` layer's value type).
-pub use ca::Value as PvValue;
+/// A recorded value: what a back end read (a PV, a controller's register,
+/// a detector's counts) or a callback computed. The runner's own type: back
+/// ends convert theirs at their border (the EPICS one in `epics::from_ca`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A floating-point scalar.
+    Double(f64),
+    /// An integer, boolean (0/1) or enum index.
+    Long(i64),
+    /// A string.
+    Text(String),
+    /// A floating-point waveform.
+    Doubles(Vec<f64>),
+    /// An integer waveform.
+    Longs(Vec<i64>),
+}
+
+/// The name the records and callbacks have used for [`Value`].
+pub type PvValue = Value;
 
 /// One recorded PV: its full name, value and engineering unit if known.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,17 +11,14 @@
 mod control;
 mod data;
 mod devices;
-pub mod epics;
-mod pv_groups;
 mod sequence;
 
 pub use control::{control_channel, Control, ControlSender, Directive};
-pub use data::{PvRecord, PvValue, StepData};
+pub use data::{PvRecord, PvValue, StepData, Value};
 pub use devices::{
     CallbackError, Detector, DeviceError, Positioner, StepCallback, StepContext, SweepOutcome,
     Trigger,
 };
-pub use pv_groups::{PvGroupError, PvGroups};
 pub use sequence::{
     run_sequence, Devices, ExitStatus, PhaseTimes, RetryPolicy, SequenceOutcome, SequenceReport,
 };

@@ -4,19 +4,13 @@
 use crate::config::SimConfig;
 use crate::model;
 use ca::{PvServer, PvSpec, PvType, Value, Write};
-use planner::Prefixes;
-use runner::epics::SCAN_STATUS_LABELS;
-use runner::PvGroups;
+use epics::SCAN_STATUS_LABELS;
+use station::{trace_pv, Prefixes, PvGroups, CHANNELS, TRACES};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
-
-/// The struck detector channels, in the reference's order.
-pub const CHANNELS: [&str; 8] = [
-    "V-PDR", "V-PDL", "H-PDT", "H-PDB", "V-APDT", "V-APDB", "H-APDR", "H-APDL",
-];
 
 /// A simulated FWS IOC for one scanner's prefixes.
 pub struct SimIoc {
@@ -53,12 +47,12 @@ impl SimIoc {
             format!("{scan}InterpolatedPosCh2"),
         ];
         // TRC1 then TRC2 for each channel, as the gains below expect.
-        let traces: Vec<String> = ["TRC1", "TRC2"]
+        let traces: Vec<String> = TRACES
             .iter()
             .flat_map(|t| {
                 CHANNELS
                     .iter()
-                    .map(move |c| format!("{}{c}-{t}-ArrayData", prefixes.struck))
+                    .map(move |c| trace_pv(&prefixes.struck, c, t))
             })
             .collect();
         let unreachable = |name: &str| {

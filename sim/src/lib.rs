@@ -12,7 +12,7 @@ mod ioc;
 mod model;
 
 pub use config::{BeamModel, Faults, SimConfig, SimConfigError};
-pub use ioc::{SimIoc, CHANNELS};
+pub use ioc::SimIoc;
 pub use model::{profile, sweep, SweepTraces};
 
 use ca::{PvServer, WriteEvent};

@@ -7,13 +7,14 @@
 mod loopback;
 
 use ca::{PvClient, PvServer, Value};
-use planner::{Naming, Plan, Prefixes, ScannerIndex};
-use runner::epics::{EpicsHardScan, HardScanPvs, PvCollector};
+use epics::{EpicsHardScan, HardScanPvs, PvCollector};
+use planner::{Plan, ScannerIndex};
 use runner::{
-    run_sequence, Detector, Devices, Positioner, PvGroups, RetryPolicy, SequenceOutcome,
-    SweepOutcome, Trigger,
+    run_sequence, Detector, Devices, Positioner, RetryPolicy, SequenceOutcome, SweepOutcome,
+    Trigger,
 };
 use sim::{SimConfig, SimIoc};
+use station::{Naming, Prefixes, PvGroups};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -124,7 +125,7 @@ async fn a_sweep_records_the_beam_at_the_interaction_position() {
         .find("struck", "Test:STRUCK:H-PDB-TRC2-ArrayData")
         .unwrap();
     assert_eq!(y.egu.as_deref(), Some("V"));
-    let (Value::Doubles(x), Value::Doubles(y)) = (&x.value, &y.value) else {
+    let (runner::Value::Doubles(x), runner::Value::Doubles(y)) = (&x.value, &y.value) else {
         panic!("waveforms expected");
     };
     assert_eq!(x.len(), config.trace_samples);
@@ -136,7 +137,7 @@ async fn a_sweep_records_the_beam_at_the_interaction_position() {
     );
     assert_eq!(
         step.metadata.get("Test:SCAN:ScanStatus"),
-        Some(&Value::Long(0))
+        Some(&runner::Value::Long(0))
     );
     assert_eq!(step.metadata.len(), b.metadata.len());
 }

@@ -6,7 +6,7 @@
 
 use crate::gauss_fit::{FitQuantity, FIT_CHANNELS};
 use crate::hdf5_file::RootAttributes;
-use ca::Value;
+use runner::Value;
 use runner::{StepContext, StepData};
 use serde::Serialize;
 use serde_json::{json, Value as Json};

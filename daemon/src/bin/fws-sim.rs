@@ -2,9 +2,9 @@
 //! `--test-mode --no-sim` or any other CA client.
 
 use clap::Parser;
-use planner::{Naming, Prefixes, ScannerIndex};
-use runner::PvGroups;
+use planner::ScannerIndex;
 use sim::{SimConfig, SimIoc};
+use station::{Naming, Prefixes, PvGroups};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

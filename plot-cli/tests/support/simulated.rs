@@ -3,8 +3,8 @@
 //! `cargo run -p plot-cli --example simulated_scan`.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use ca::Value;
 use callbacks::{ExitAttributes, RootAttributes, ScanFile};
+use runner::Value;
 use runner::{PvRecord, StepData};
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! Station settings (`--config FILE`): data root, prefix overrides, PV
 //! group files, timeouts. Every field is optional.
 
-use planner::Prefixes;
+use crate::Prefixes;
 use runner::RetryPolicy;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! PV prefixes of a scanner (the reference's `IOCPrefixes`) and the BPMs
 //! its plots use for the x offset (`ScannerAuxiliary`).
 
-use crate::file_name::ScannerIndex;
+use planner::ScannerIndex;
 use thiserror::Error;
 
 /// Which naming the daemon uses.

@@ -1,13 +1,10 @@
-//! The EPICS back end: the scanner IOC's hard-scan handshake as a
-//! [`Positioner`] and [`Trigger`], and the PV-group collector as a
-//! [`Detector`].
+//! The scanner IOC's hard-scan handshake as a [`Positioner`] and
+//! [`Trigger`].
 
-use crate::data::{PvRecord, StepData};
-use crate::devices::{Detector, DeviceError, Positioner, SweepOutcome, Trigger};
-use crate::pv_groups::PvGroups;
 use async_trait::async_trait;
 use ca::{PvClient, Value};
-use planner::Prefixes;
+use runner::{DeviceError, Positioner, SweepOutcome, Trigger};
+use station::Prefixes;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,90 +170,5 @@ fn is_set(value: &Value) -> bool {
         Value::Long(v) => *v != 0,
         Value::Double(v) => *v != 0.0,
         _ => false,
-    }
-}
-
-/// Reads every PV of the data and metadata groups concurrently, each with
-/// its unit, each within the per-PV timeout; PVs that fail are listed in
-/// [`StepData::missing`] and left out.
-pub struct PvCollector {
-    client: Arc<PvClient>,
-    data: PvGroups,
-    metadata: PvGroups,
-    per_pv_timeout: Duration,
-}
-
-impl PvCollector {
-    /// A collector of `data` (datasets) and `metadata` (step attributes).
-    pub fn new(
-        client: Arc<PvClient>,
-        data: PvGroups,
-        metadata: PvGroups,
-        per_pv_timeout: Duration,
-    ) -> Self {
-        Self {
-            client,
-            data,
-            metadata,
-            per_pv_timeout,
-        }
-    }
-
-    /// Every PV this collector reads.
-    pub fn names(&self) -> Vec<String> {
-        self.data
-            .names()
-            .chain(self.metadata.names())
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-#[async_trait]
-impl Detector for PvCollector {
-    async fn read(&mut self) -> Result<StepData, DeviceError> {
-        let client = &self.client;
-        let timeout = self.per_pv_timeout;
-        let data_reads =
-            futures::future::join_all(self.data.groups().flat_map(|(group, names)| {
-                names
-                    .iter()
-                    .map(move |name| async move { (group, name, client.get(name, timeout).await) })
-            }));
-        let meta_reads = futures::future::join_all(
-            self.metadata
-                .names()
-                .map(|name| async move { (name, client.get(name, timeout).await) }),
-        );
-        let (data, meta) = futures::future::join(data_reads, meta_reads).await;
-        let mut step = StepData::default();
-        for (group, name, result) in data {
-            match result {
-                Ok(reading) => step.push(
-                    group,
-                    PvRecord {
-                        name: name.clone(),
-                        value: reading.value,
-                        egu: reading.units,
-                    },
-                ),
-                Err(e) => {
-                    tracing::debug!("not recorded: {e}");
-                    step.missing.push(name.clone());
-                }
-            }
-        }
-        for (name, result) in meta {
-            match result {
-                Ok(reading) => {
-                    step.metadata.insert(name.to_string(), reading.value);
-                }
-                Err(e) => {
-                    tracing::debug!("not recorded: {e}");
-                    step.missing.push(name.to_string());
-                }
-            }
-        }
-        Ok(step)
     }
 }

@@ -1,7 +1,7 @@
 //! Which PVs a step records: named groups of PV names (the HDF5 step
 //! group's subgroups), read from the reference's YAML format.
 
-use planner::Prefixes;
+use crate::Prefixes;
 use thiserror::Error;
 
 const REFERENCE_DATA: &str = include_str!("../pv_groups/scan_data.yaml");
@@ -171,7 +171,8 @@ fn valid_group_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use planner::{Naming, ScannerIndex};
+    use crate::Naming;
+    use planner::ScannerIndex;
 
     #[test]
     fn reference_groups_match_the_spec_counts() {

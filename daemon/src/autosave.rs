@@ -286,6 +286,15 @@ fn write_file(path: &Path, values: &BTreeMap<String, Value>) -> Result<(), Strin
 mod tests {
     use super::*;
 
+    /// Polls `done` for up to 10 s (a loaded machine syncs slowly).
+    fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "never happened: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn started(dir: &Path, period: Duration) -> (PathBuf, Autosave, Writer) {
         let path = Autosave::path_for(dir, 3);
         let (saved, problem) = Saved::load(&path);
@@ -345,9 +354,11 @@ mod tests {
             a.save("NumScans", Value::Long(n)).unwrap();
         }
         // The first change is written at once, the rest after the period.
-        std::thread::sleep(Duration::from_millis(600));
-        let (on_disk, _) = Saved::load(&path);
-        assert_eq!(on_disk.get("NumScans"), Some(&Value::Long(999)));
+        eventually("the last value on disk", || {
+            Saved::load(&path).0.get("NumScans") == Some(&Value::Long(999))
+        });
+        // The write that put it there counted; nothing waits after it.
+        std::thread::sleep(Duration::from_millis(300));
         let written = writer.written();
         assert!(
             (1..=3).contains(&written),
@@ -364,9 +375,7 @@ mod tests {
         let (path, mut a, writer) = started(dir.path(), Duration::from_secs(3600));
         a.save("NumScans", Value::Long(1)).unwrap();
         // The first write goes at once; this one would wait an hour.
-        while writer.written() < 1 {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        eventually("the first write", || writer.written() == 1);
         a.save("NumScans", Value::Long(2)).unwrap();
         let start = Instant::now();
         writer.finish();
@@ -388,8 +397,7 @@ mod tests {
         assert_eq!(writer.written(), 0);
         // Out of the way: the retry writes it without a new save.
         std::fs::remove_file(dir.path().join(".fws-daemon")).unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        assert_eq!(writer.written(), 1);
+        eventually("the retried write", || writer.written() == 1);
         std::fs::remove_dir_all(dir.path().join(".fws-daemon")).unwrap();
         std::fs::write(dir.path().join(".fws-daemon"), "in the way").unwrap();
         a.save("NumScans", Value::Long(2)).unwrap();

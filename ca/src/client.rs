@@ -19,8 +19,11 @@ use thiserror::Error;
 /// MetadataFilePath), and the daemon's own PVs (a few hundred) when a site
 /// IOC hosts them; 32 768 leaves more than half again of that. Below it
 /// nothing is evicted; beyond it, the least recently used channel that no
-/// operation or monitor holds is closed, so a daemon that reads new names
-/// for months stays bounded (a channel costs memory here and on its IOC).
+/// operation or monitor holds is closed (a name that never connected stops
+/// being searched for), so a daemon that reads new names for months stays
+/// bounded. A channel costs about 2 kB (measured with 10 000 channels to
+/// our own server: client and server together, debug build), so the bound
+/// is some 70 MB at worst, here and on the IOCs.
 pub const DEFAULT_CHANNEL_CAPACITY: usize = 32_768;
 
 /// Why a client operation failed; the message names the PV.

@@ -5,10 +5,10 @@
 //! value of each PV.
 
 use ca::{PvClient, PvServer, PvSpec, PvType, Value, Write, WriteEvent};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
 use tracing::{debug, info, warn};
 
@@ -48,7 +48,7 @@ pub struct IocBridge {
     kinds: HashMap<String, PvType>,
     /// What the daemon last saw or wrote, by full name.
     mirror: Mutex<HashMap<String, Value>>,
-    /// What waits to be written: the latest value of each PV.
+    /// What waits to be written (each PV's latest value when behind).
     pending: Mutex<PendingWrites>,
     /// Wakes the publisher when a value starts waiting.
     wake: Notify,
@@ -56,63 +56,90 @@ pub struct IocBridge {
     failing: AtomicBool,
 }
 
-/// The values waiting to be written to the IOC: one slot per PV, holding
-/// its latest value. A newer value replaces the one waiting (an old value
-/// is never sent after a newer one was set), and keeps its place: PVs go
-/// out in the order they started waiting, so each one waiting is sent
-/// within one pass over the others, however often they change. Bounded by
-/// the number of PVs (values up to max_steps doubles each), whatever a
-/// missing IOC holds back.
+/// How long the oldest waiting value may wait before the IOC counts as
+/// behind: then only each PV's latest value waits.
+const COALESCE_AFTER: Duration = Duration::from_secs(1);
+
+/// The values waiting to be written to the IOC, in the order they were
+/// set. While the IOC takes them (the oldest waited less than `after`,
+/// fewer wait than the daemon has PVs), every value goes out, in order: a
+/// 1 ms Task Fail still shows Busy 1 then 0. Once it falls behind (an IOC
+/// away, a channel not connected), only the latest value of each PV waits,
+/// at the place of that latest write (so they still go out in the order
+/// they were set): an older value is dropped, never replayed after a newer
+/// one was set. At most one value per PV waits then, so the queue is
+/// bounded by the number of PVs (values of up to max_steps doubles each),
+/// however long the IOC is away.
 #[derive(Debug)]
 struct PendingWrites {
-    /// Most PVs waiting at once.
+    /// The number of PVs: most values waiting at once.
     bound: usize,
-    /// Names in the order they started waiting.
-    order: VecDeque<String>,
-    /// The value each waiting name is to be written.
-    latest: HashMap<String, Value>,
+    /// How long the oldest may wait before only latest values are kept.
+    after: Duration,
+    /// What waits, oldest first.
+    queue: VecDeque<Waiting>,
     /// A value was taken and its write has not returned yet.
     in_flight: bool,
 }
 
+#[derive(Debug)]
+struct Waiting {
+    name: String,
+    value: Value,
+    since: Instant,
+}
+
 impl PendingWrites {
-    fn new(bound: usize) -> Self {
+    fn new(bound: usize, after: Duration) -> Self {
         Self {
             bound,
-            order: VecDeque::new(),
-            latest: HashMap::new(),
+            after,
+            queue: VecDeque::new(),
             in_flight: false,
         }
     }
 
-    /// `value` is now what `name` is to be written; refused if `name` is
-    /// not waiting yet and `bound` PVs are.
-    fn push(&mut self, name: &str, value: Value) -> Result<(), String> {
-        if let Some(waiting) = self.latest.get_mut(name) {
-            *waiting = value;
-            return Ok(());
+    /// `value` for `name`, set at `now`, waits behind the others; refused
+    /// only if `bound` other PVs wait already (never for one of `bound`
+    /// PVs).
+    fn push(&mut self, name: &str, value: Value, now: Instant) -> Result<(), String> {
+        let behind = self.queue.len() >= self.bound
+            || self
+                .queue
+                .front()
+                .is_some_and(|oldest| now.saturating_duration_since(oldest.since) >= self.after);
+        if behind {
+            // `value` supersedes what `name` waits with, and each other PV
+            // keeps its latest value only.
+            self.queue.retain(|w| w.name != name);
+            let mut seen = HashSet::new();
+            let mut latest_first: VecDeque<Waiting> = VecDeque::new();
+            while let Some(w) = self.queue.pop_back() {
+                if seen.insert(w.name.clone()) {
+                    latest_first.push_front(w);
+                }
+            }
+            self.queue = latest_first;
         }
-        if self.order.len() >= self.bound {
+        if self.queue.len() >= self.bound {
             return Err(format!(
                 "{name}: {} PVs wait for the IOC already; not written",
                 self.bound
             ));
         }
-        self.order.push_back(name.to_string());
-        self.latest.insert(name.to_string(), value);
+        self.queue.push_back(Waiting {
+            name: name.to_string(),
+            value,
+            since: now,
+        });
         Ok(())
     }
 
-    /// The PV waiting longest, with its latest value; in flight until
-    /// [`PendingWrites::done`].
+    /// The value waiting longest; in flight until [`PendingWrites::done`].
     fn take(&mut self) -> Option<(String, Value)> {
-        while let Some(name) = self.order.pop_front() {
-            if let Some(value) = self.latest.remove(&name) {
-                self.in_flight = true;
-                return Some((name, value));
-            }
-        }
-        None
+        let w = self.queue.pop_front()?;
+        self.in_flight = true;
+        Some((w.name, w.value))
     }
 
     /// The write taken last has returned.
@@ -122,7 +149,7 @@ impl PendingWrites {
 
     /// Nothing waits and nothing is in flight.
     fn settled(&self) -> bool {
-        self.order.is_empty() && !self.in_flight
+        self.queue.is_empty() && !self.in_flight
     }
 }
 
@@ -140,7 +167,7 @@ impl IocBridge {
             .collect();
         let bridge = Arc::new(Self {
             client,
-            pending: Mutex::new(PendingWrites::new(kinds.len())),
+            pending: Mutex::new(PendingWrites::new(kinds.len(), COALESCE_AFTER)),
             kinds,
             mirror: Mutex::new(HashMap::new()),
             wake: Notify::new(),
@@ -170,8 +197,9 @@ impl IocBridge {
             .ok_or_else(|| format!("{name} is not one of the daemon's PVs"))?;
         let value = kind.accept_value(&kind.fit(value))?;
         self.remember(name, value.clone());
-        // One slot per PV of `kinds`: never full for a name found there.
-        self.pending().push(name, value)?;
+        // At most one value per PV of `kinds` when behind: never refused
+        // for a name found there.
+        self.pending().push(name, value, Instant::now())?;
         self.wake.notify_one();
         Ok(())
     }
@@ -180,8 +208,8 @@ impl IocBridge {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes the waiting values, the PV waiting longest first (one
-    /// server, one circuit: they arrive in this order).
+    /// Writes the waiting values, oldest first (one server, one circuit:
+    /// they arrive in this order).
     async fn publish(self: Arc<Self>) {
         loop {
             let next = self.pending().take();
@@ -258,8 +286,8 @@ impl IocBridge {
         }
     }
 
-    /// Waits (at most `limit`) until the latest value of every PV waiting
-    /// was sent and the IOC has processed them: the last status must reach
+    /// Waits (at most `limit`) until every value waiting (at least the
+    /// latest of each PV) was sent and the IOC has processed them: the last status must reach
     /// it before the process ends.
     pub async fn flush(&self, limit: Duration, probe: &str) {
         let deadline = tokio::time::Instant::now() + limit;
@@ -304,6 +332,8 @@ impl IocBridge {
 mod tests {
     use super::*;
 
+    const AFTER: Duration = Duration::from_secs(1);
+
     fn drain(pending: &mut PendingWrites) -> Vec<(String, Value)> {
         let mut sent = Vec::new();
         while let Some(write) = pending.take() {
@@ -317,85 +347,106 @@ mod tests {
         (name.to_string(), Value::Long(n))
     }
 
-    #[test]
-    fn a_newer_value_replaces_the_waiting_one_and_keeps_its_place() {
-        let mut pending = PendingWrites::new(10);
-        for (name, n) in [("A", 1), ("B", 1), ("A", 2), ("C", 1), ("A", 3), ("B", 2)] {
-            pending.push(name, Value::Long(n)).unwrap();
+    fn push_all(pending: &mut PendingWrites, writes: &[(&str, i64)], at: Instant) {
+        for (name, n) in writes {
+            pending.push(name, Value::Long(*n), at).unwrap();
         }
-        // Each PV once, with its latest value, in the order they started
-        // waiting: no stale value is ever sent.
+    }
+
+    #[test]
+    fn while_the_ioc_keeps_up_every_value_goes_out_in_order() {
+        let mut pending = PendingWrites::new(10, AFTER);
+        let t = Instant::now();
+        // A Task Fail within a millisecond: Busy must still show 1 then 0.
+        push_all(
+            &mut pending,
+            &[("Busy", 1), ("TaskStatus", 2), ("Busy", 0), ("Trigger", 0)],
+            t,
+        );
         assert_eq!(
             drain(&mut pending),
-            [long("A", 3), long("B", 2), long("C", 1)]
+            [
+                long("Busy", 1),
+                long("TaskStatus", 2),
+                long("Busy", 0),
+                long("Trigger", 0)
+            ]
         );
     }
 
     #[test]
-    fn a_pv_sent_starts_waiting_again_at_the_back() {
-        let mut pending = PendingWrites::new(10);
-        pending.push("A", Value::Long(1)).unwrap();
-        pending.push("B", Value::Long(1)).unwrap();
-        assert_eq!(pending.take(), Some(long("A", 1)));
-        pending.done();
-        // A changes again while B waits: B goes first.
-        pending.push("A", Value::Long(2)).unwrap();
-        assert_eq!(drain(&mut pending), [long("B", 1), long("A", 2)]);
+    fn once_behind_only_the_latest_value_of_each_pv_waits() {
+        let mut pending = PendingWrites::new(10, AFTER);
+        let t = Instant::now();
+        push_all(&mut pending, &[("A", 1), ("B", 1), ("A", 2), ("C", 1)], t);
+        // The oldest has waited too long (the IOC is away): the next value
+        // coalesces what waits. A's 1 is superseded, never sent.
+        let later = t + AFTER;
+        push_all(&mut pending, &[("B", 2), ("A", 3), ("B", 3)], later);
+        assert_eq!(pending.queue.len(), 3);
+        // In the order of each PV's latest write.
+        assert_eq!(
+            drain(&mut pending),
+            [long("C", 1), long("A", 3), long("B", 3)]
+        );
     }
 
     #[test]
-    fn a_pv_changing_all_the_time_does_not_starve_the_others() {
-        let mut pending = PendingWrites::new(10);
-        let mut sent = Vec::new();
-        for n in 0..30 {
-            // Heartbeat changes before every send; each other PV once.
-            pending.push("Heartbeat", Value::Long(n)).unwrap();
-            if n < 5 {
-                pending.push(&format!("P{n}"), Value::Long(n)).unwrap();
-            }
-            if let Some((name, _)) = pending.take() {
-                pending.done();
-                sent.push(name);
-            }
+    fn a_stale_value_is_never_replayed_after_an_outage() {
+        let mut pending = PendingWrites::new(5, AFTER);
+        let t = Instant::now();
+        // Heartbeat and a step counter for an hour while nothing is sent.
+        for s in 0..3600 {
+            let at = t + Duration::from_secs(s);
+            push_all(
+                &mut pending,
+                &[("Heartbeat", s as i64 % 2), ("Step", s as i64)],
+                at,
+            );
         }
-        for n in 0..5 {
-            assert!(sent.contains(&format!("P{n}")), "P{n} never sent: {sent:?}");
-        }
+        assert_eq!(
+            drain(&mut pending),
+            [long("Heartbeat", 1), long("Step", 3599)]
+        );
     }
 
     #[test]
     fn bounded_by_the_number_of_pvs_whatever_the_number_of_writes() {
-        let mut pending = PendingWrites::new(3);
+        let mut pending = PendingWrites::new(3, AFTER);
+        let t = Instant::now();
+        // Many writes at once, none sent: as many wait as there are PVs.
         for n in 0..20_000 {
             for name in ["A", "B", "C"] {
                 pending
-                    .push(name, Value::Doubles(vec![n as f64; 4]))
+                    .push(name, Value::Doubles(vec![f64::from(n); 4]), t)
                     .unwrap();
+                assert!(pending.queue.len() <= 3);
             }
         }
-        assert_eq!((pending.order.len(), pending.latest.len()), (3, 3));
+        let last = Value::Doubles(vec![19_999.0; 4]);
+        assert!(pending.queue.iter().all(|w| w.value == last));
         // A fourth PV while three wait: refused, and said so.
-        let refused = pending.push("D", Value::Long(1)).unwrap_err();
+        let refused = pending.push("D", Value::Long(1), t).unwrap_err();
         assert!(
             refused.contains("D:") && refused.contains("3 PVs"),
             "{refused}"
         );
-        // A slot freed: it may wait.
+        // A value sent: it may wait.
         assert_eq!(pending.take().map(|(n, _)| n), Some("A".to_string()));
         pending.done();
-        pending.push("D", Value::Long(1)).unwrap();
+        pending.push("D", Value::Long(1), t).unwrap();
     }
 
     #[test]
     fn a_flush_waits_until_every_latest_value_was_written() {
-        let mut pending = PendingWrites::new(4);
+        let mut pending = PendingWrites::new(4, AFTER);
+        let t = Instant::now();
         assert!(pending.settled());
-        pending.push("A", Value::Long(1)).unwrap();
-        pending.push("B", Value::Long(1)).unwrap();
-        pending.push("A", Value::Long(2)).unwrap();
+        push_all(&mut pending, &[("A", 1), ("B", 1)], t);
+        push_all(&mut pending, &[("A", 2)], t + AFTER);
         assert!(!pending.settled());
-        assert_eq!(pending.take(), Some(long("A", 2)));
         assert_eq!(pending.take(), Some(long("B", 1)));
+        assert_eq!(pending.take(), Some(long("A", 2)));
         // Both taken, the last still being written: a flush waits on.
         assert!(!pending.settled());
         pending.done();

@@ -16,7 +16,7 @@ pub use fitting::CURVE_POINTS as FIT_CURVE_POINTS;
 pub use gauss_fit::{FitInputs, FitQuantity, GaussFitCallback, FIT_CHANNELS};
 pub use hdf5_file::{step_group_name, ExitAttributes, FileError, RootAttributes, ScanFile};
 pub use status::StatusCallback;
-pub use writer::Hdf5Writer;
+pub use writer::{Durability, Hdf5Writer};
 
 use runner::Value;
 

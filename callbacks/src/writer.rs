@@ -1,8 +1,15 @@
 //! The HDF5 writer as a required step callback: the file is created when
 //! the sequence starts (FileName published then, and its real path known to
-//! every callback), each step is written and flushed before the next
-//! begins, the exit status is recorded at the end. All HDF5 work runs on
-//! tokio's blocking pool, never on the async workers.
+//! every callback), each step is written and flushed, the exit status is
+//! recorded at the end. All HDF5 work runs on tokio's blocking pool, never
+//! on the async workers.
+//!
+//! Durability ([`Durability`]): pipelined by default, a step's write runs
+//! while the loop moves to the next step, and a write must end before the
+//! next one starts, so every step before the one in flight is on disk and a
+//! kill -9 loses at most the step being written and the step being
+//! acquired. `Durability::Step` waits for each write before the loop goes
+//! on (the strict order).
 
 use crate::hdf5_file::{ExitAttributes, FileError, RootAttributes, ScanFile};
 use crate::Publish;
@@ -13,13 +20,28 @@ use runner::{CallbackError, SequenceReport, StepCallback, StepContext, StepData}
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio::task::JoinHandle;
+
+/// When a step is on disk relative to the next step's start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// The step's write overlaps the next step's move and acquisition; at
+    /// most one completed step is not yet on disk.
+    #[default]
+    Pipelined,
+    /// Each step is written and flushed before the next begins.
+    Step,
+}
 
 /// Writes one sequence's file.
 pub struct Hdf5Writer {
     file: Option<Arc<Mutex<ScanFile>>>,
     path: PathBuf,
+    durability: Durability,
     /// Steps written and flushed so far.
     written: usize,
+    /// The write under way: its step (0-based) and task.
+    in_flight: Option<(usize, JoinHandle<Result<(), FileError>>)>,
     /// Set once the file records its ending.
     ending_recorded: Arc<AtomicBool>,
 }
@@ -51,9 +73,41 @@ impl Hdf5Writer {
         Ok(Self {
             file: Some(Arc::new(Mutex::new(created))),
             path: real,
+            durability: Durability::default(),
             written: 0,
+            in_flight: None,
             ending_recorded: Arc::default(),
         })
+    }
+
+    /// The writer with `durability` (pipelined unless told).
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Waits for the write under way; its failure names the step and what
+    /// is safe.
+    async fn settle(&mut self) -> Result<(), CallbackError> {
+        let Some((index, task)) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let result = task
+            .await
+            .map_err(|e| FileError::new(&self.path, format!("the HDF5 task failed: {e}")))
+            .and_then(|written| written);
+        match result {
+            Ok(()) => {
+                self.written += 1;
+                Ok(())
+            }
+            Err(e) => Err(CallbackError(format!(
+                "writing step {}: {}; {}",
+                index + 1,
+                reported(&e),
+                safe_steps(self.written)
+            ))),
+        }
     }
 
     /// The file's real path.
@@ -67,8 +121,12 @@ impl Hdf5Writer {
         Arc::clone(&self.ending_recorded)
     }
 
-    /// Runs `work` on the open file on the blocking pool.
-    async fn on_file<F>(&self, file: Arc<Mutex<ScanFile>>, work: F) -> Result<(), FileError>
+    /// Starts `work` on the open file on the blocking pool.
+    fn spawn_on_file<F>(
+        &self,
+        file: Arc<Mutex<ScanFile>>,
+        work: F,
+    ) -> JoinHandle<Result<(), FileError>>
     where
         F: FnOnce(&ScanFile) -> Result<(), FileError> + Send + 'static,
     {
@@ -79,8 +137,16 @@ impl Hdf5Writer {
                 .map_err(|_| FileError::new(&path, "the HDF5 file's lock was poisoned"))?;
             work(&guard)
         })
-        .await
-        .map_err(|e| FileError::new(&self.path, format!("the HDF5 task failed: {e}")))?
+    }
+
+    /// Runs `work` on the open file on the blocking pool and waits for it.
+    async fn on_file<F>(&self, file: Arc<Mutex<ScanFile>>, work: F) -> Result<(), FileError>
+    where
+        F: FnOnce(&ScanFile) -> Result<(), FileError> + Send + 'static,
+    {
+        self.spawn_on_file(file, work)
+            .await
+            .map_err(|e| FileError::new(&self.path, format!("the HDF5 task failed: {e}")))?
     }
 }
 
@@ -111,45 +177,46 @@ impl StepCallback for Hdf5Writer {
         true
     }
 
-    async fn post_step(
+    /// The step before must be on disk before this one's write starts (at
+    /// most one in flight); the data is shared with the task, not copied.
+    async fn record(
         &mut self,
         ctx: &StepContext,
-        data: &mut StepData,
+        data: Arc<StepData>,
     ) -> Result<(), CallbackError> {
+        self.settle().await?;
         let Some(file) = self.file.as_ref().map(Arc::clone) else {
             return Err(CallbackError("the file was closed already".into()));
         };
-        // The data is needed by later callbacks: the blocking task gets a copy.
-        let (index, step) = (ctx.index, data.clone());
-        match self
-            .on_file(file, move |f| f.write_step(index, &step))
-            .await
-        {
-            Ok(()) => {
-                self.written += 1;
-                Ok(())
-            }
-            Err(e) => Err(CallbackError(format!(
-                "{}; {}",
-                reported(&e),
-                safe_steps(self.written)
-            ))),
+        let index = ctx.index;
+        let task = self.spawn_on_file(file, move |f| f.write_step(index, &data));
+        self.in_flight = Some((index, task));
+        match self.durability {
+            Durability::Step => self.settle().await,
+            Durability::Pipelined => Ok(()),
         }
     }
 
+    async fn drain(&mut self) -> Result<(), CallbackError> {
+        self.settle().await
+    }
+
     async fn sequence_end(&mut self, report: &SequenceReport) -> Result<(), CallbackError> {
+        // A write still under way ends first; its failure is told with the
+        // ending (the file's completed_steps says what is in it).
+        let unwritten = self.settle().await.err();
         let Some(file) = self.file.take() else {
-            return Ok(());
+            return unwritten.map_or(Ok(()), Err);
         };
         let exit = ExitAttributes {
             exit_status: report.outcome.exit_status().label().into(),
             exit_reason: report.outcome.reason().into(),
-            completed_steps: report.completed_steps as u64,
+            completed_steps: self.written.min(report.completed_steps) as u64,
         };
         match self.on_file(file, move |f| f.finish(&exit)).await {
             Ok(()) => {
                 self.ending_recorded.store(true, Ordering::Release);
-                Ok(())
+                unwritten.map_or(Ok(()), Err)
             }
             Err(e) => Err(CallbackError(format!(
                 "{}: the file's exit_status could not be recorded (it still says Running); {}",

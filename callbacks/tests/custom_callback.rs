@@ -80,6 +80,7 @@ fn report(completed: usize) -> SequenceReport {
         outcome: SequenceOutcome::Success,
         completed_steps: completed,
         sweep_retries: 0,
+        timed_out: vec![],
         callback_failures: vec![],
         phases: Default::default(),
     }

@@ -6,7 +6,7 @@
 // runtimes of their own: no other task waits on it.
 #![allow(clippy::await_holding_lock)]
 
-use callbacks::{Hdf5Writer, Publish, RootAttributes};
+use callbacks::{Durability, Hdf5Writer, Publish, RootAttributes};
 use hdf5::types::VarLenUnicode;
 use runner::Value;
 use runner::{PvRecord, SequenceOutcome, SequenceReport, StepCallback, StepContext, StepData};
@@ -85,7 +85,10 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("FWS01_-1_1_n3_20261122-1000.h5");
     let published = Arc::new(Published::default());
-    let mut writer = open_writer(&path, published.clone()).await.unwrap();
+    let mut writer = open_writer(&path, published.clone())
+        .await
+        .unwrap()
+        .with_durability(Durability::Step);
     assert_eq!(writer.path(), path);
     assert!(writer.required());
     for i in 0..2 {
@@ -95,7 +98,7 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
             positions: vec![i as f64],
             elapsed: Duration::ZERO,
         };
-        writer.post_step(&ctx, &mut step(i)).await.unwrap();
+        writer.record(&ctx, Arc::new(step(i))).await.unwrap();
         // Flushed: another handle sees the step now.
         let file = cloexec::h5::open_read(&path).unwrap();
         assert_eq!(file.member_names().unwrap().len(), i + 1);
@@ -104,6 +107,7 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
         outcome: SequenceOutcome::IoFail("step 3: the sweep failed".into()),
         completed_steps: 2,
         sweep_retries: 2,
+        timed_out: vec![],
         callback_failures: vec![],
         phases: Default::default(),
     };
@@ -155,6 +159,37 @@ async fn steps_are_readable_as_they_complete_and_the_exit_is_recorded() {
 /// Issue 11, A8: a folder that cannot take the file says why, as the
 /// operating system said it (not "it and 999 variants exist"), and leaves
 /// nothing behind.
+/// Pipelined: `record` returns while the step is written, but the step
+/// before is on disk by then (at most one in flight), and `drain` puts the
+/// last one there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_steps_are_on_disk_one_step_behind_and_drained_at_the_end() {
+    let _one = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("FWS01_-1_1_n3_20261122-1001.h5");
+    let mut writer = open_writer(&path, Arc::new(Published::default()))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        writer.record(&at(i), Arc::new(step(i))).await.unwrap();
+        let file = cloexec::h5::open_read(&path).unwrap();
+        let on_disk = file.member_names().unwrap().len();
+        assert!(
+            on_disk == i || on_disk == i + 1,
+            "after step {}: {on_disk} groups",
+            i + 1
+        );
+    }
+    writer.drain().await.unwrap();
+    let file = cloexec::h5::open_read(&path).unwrap();
+    assert_eq!(
+        file.member_names().unwrap(),
+        vec!["scan_001", "scan_002", "scan_003"]
+    );
+    let done: u64 = file.attr("completed_steps").unwrap().read_scalar().unwrap();
+    assert_eq!(done, 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_that_cannot_take_the_file_says_why_and_leaves_nothing() {
     let _one = one_at_a_time();
@@ -211,8 +246,9 @@ async fn a_file_of_the_same_name_is_never_overwritten() {
         let mut writer = open_writer(&path, published.clone()).await.unwrap();
         assert_eq!(writer.path(), dir.path().join(wanted));
         for i in 0..=run {
-            writer.post_step(&at(i), &mut step(i)).await.unwrap();
+            writer.record(&at(i), Arc::new(step(i))).await.unwrap();
         }
+        writer.drain().await.unwrap();
         drop(writer);
         let name = match &published.0.lock().unwrap()[0] {
             (pv, Value::Text(name)) if pv == "FileName" => name.clone(),

@@ -1,14 +1,13 @@
 //! What a running daemon holds: its names, settings, its PVs and client.
 
 use crate::bridge::INPUTS;
+use crate::cycle::machine::RefusedInputs;
 use crate::host::Bridge;
 use ca::{PvClient, Value};
 use callbacks::Publish;
 use planner::ScannerIndex;
-use runner::{control_channel, ControlSender};
-use station::{Prefixes, PvGroups, Timing};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use station::{Durability, Prefixes, PvGroups, Timing};
+use std::sync::Arc;
 use tracing::warn;
 
 /// `--custom-callback`: what to run and how long each call may take.
@@ -34,6 +33,8 @@ pub struct Context {
     pub max_steps: u32,
     /// Timeouts and delays.
     pub timing: Timing,
+    /// When a step is on disk (the station's `durability`).
+    pub durability: Durability,
     /// Default data groups (prefixes filled in).
     pub data_groups: PvGroups,
     /// Default metadata groups (prefixes filled in).
@@ -46,10 +47,6 @@ pub struct Context {
     pub publisher: Arc<dyn Publish>,
     /// The custom callback, if any.
     pub custom: Option<CustomSettings>,
-    /// The operator's ScanControl, as the running sequence sees it.
-    pub control: ControlSender,
-    /// Inputs whose last write was refused, with the reason.
-    refused: Mutex<BTreeMap<String, String>>,
 }
 
 impl Context {
@@ -77,14 +74,13 @@ impl Context {
             journal,
             max_steps,
             timing,
+            durability: Durability::default(),
             data_groups: groups.0,
             metadata_groups: groups.1,
             bridge,
             client,
             publisher,
             custom: None,
-            control: control_channel().0,
-            refused: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -95,8 +91,8 @@ impl Context {
 
     /// With a site IOC: reads the operator inputs from it now (its monitors
     /// may arrive in any order; a sequence must start from the IOC's values)
-    /// and remembers the unusable ones as refused.
-    pub async fn refresh_inputs(&self) {
+    /// and marks each in `refused` as usable or not.
+    pub async fn refresh_inputs(&self, refused: &mut RefusedInputs) {
         let Bridge::Ioc(ioc) = &self.bridge else {
             return;
         };
@@ -105,8 +101,8 @@ impl Context {
         for (name, result) in ioc.read_now(&names).await {
             let short = name.strip_prefix(main.as_str()).unwrap_or(&name);
             match result {
-                Ok(_) => self.input_accepted(short),
-                Err(reason) => self.input_refused(short, format!("{short}: {reason}")),
+                Ok(_) => refused.accepted(short),
+                Err(reason) => refused.refused(short, format!("{short}: {reason}")),
             }
         }
     }
@@ -119,28 +115,6 @@ impl Context {
         {
             warn!("publishing {name}: {e}");
         }
-    }
-
-    /// Remembers that the last write to input `name` was refused.
-    pub fn input_refused(&self, name: &str, message: String) {
-        if let Ok(mut r) = self.refused.lock() {
-            r.insert(name.to_string(), message);
-        }
-    }
-
-    /// A valid value arrived for input `name`.
-    pub fn input_accepted(&self, name: &str) {
-        if let Ok(mut r) = self.refused.lock() {
-            r.remove(name);
-        }
-    }
-
-    /// The inputs whose last write was refused, as messages.
-    pub fn refused_inputs(&self) -> Vec<String> {
-        self.refused
-            .lock()
-            .map(|r| r.values().cloned().collect())
-            .unwrap_or_default()
     }
 }
 

@@ -21,16 +21,23 @@ thread_local! {
 
 /// The crates whose messages follow LogLevel (and reach the log PVs);
 /// every other crate logs at WARN and above.
-const OURS: [&str; 8] = [
+const OURS: [&str; 10] = [
     "daemon",
     "fws_daemon",
     "runner",
     "callbacks",
     "sim",
     "ca",
+    "epics",
+    "station",
     "planner",
     "custom_callback",
 ];
+
+/// The library crates whose targets begin like ours (`epics` is a prefix
+/// of `epics_ca_rs`: an `EnvFilter` directive matches by prefix), kept at
+/// the default level by a more specific directive.
+const NOT_OURS: [&str; 2] = ["epics_ca_rs", "epics_base_rs"];
 
 /// The run-time settings, and the filter they are applied to. tracing
 /// caches each call site's interest after its first event, so a filter
@@ -57,6 +64,7 @@ fn directives(level: i64, silenced: &[String]) -> String {
     };
     let mut out = vec!["warn".to_string()];
     out.extend(OURS.iter().map(|c| format!("{c}={ours}")));
+    out.extend(NOT_OURS.iter().map(|c| format!("{c}=warn")));
     out.extend(silenced.iter().map(|t| format!("{t}=off")));
     out.join(",")
 }
@@ -90,6 +98,14 @@ pub fn set_level(state: i64) {
 /// spelling `runner.sequence` is accepted) whose messages are dropped.
 /// Returns the entries that are not logger names (ignored).
 pub fn set_silenced(text: &str) -> Vec<String> {
+    let (valid, ignored) = silenced_targets(text);
+    apply(|f| f.silenced = valid);
+    ignored
+}
+
+/// SilencedLoggers' text read, without applying it: the targets, and the
+/// entries that are not logger names.
+pub fn silenced_targets(text: &str) -> (Vec<String>, Vec<String>) {
     let (mut valid, mut ignored) = (Vec::new(), Vec::new());
     for entry in text.split([',', ' ']).filter(|s| !s.is_empty()) {
         let target = entry.replace('.', "::");
@@ -102,8 +118,7 @@ pub fn set_silenced(text: &str) -> Vec<String> {
             ignored.push(entry.to_string());
         }
     }
-    apply(|f| f.silenced = valid);
-    ignored
+    (valid, ignored)
 }
 
 /// Where the log PVs are published, once the PV server runs.

@@ -13,6 +13,7 @@ mod host;
 mod journal;
 mod logging;
 mod memory;
+mod procedure;
 mod task;
 mod throttle;
 mod watchdog;
@@ -361,9 +362,6 @@ async fn serve(setup: Setup, files: Files) -> Result<(), String> {
     let (bridge, writes, sim, autosave, hosting) = match setup.pv_host {
         PvHost::Embedded => {
             let (restored, specs) = restore(&setup, specs, &saved, saved_problem);
-            if let Some(Value::Long(n)) = saved.get("NumScans") {
-                liveness.set_num_scans(u64::try_from(*n).unwrap_or(0));
-            }
             let (autosave, writer) = Autosave::start(autosave_path, saved, autosave::PERIOD)?;
             autosave_writer = Some(writer);
             let (server, writes, sim) = start_server(&setup, specs)?;
@@ -427,6 +425,7 @@ async fn serve(setup: Setup, files: Files) -> Result<(), String> {
         bridge,
         client,
     );
+    ctx.durability = setup.station.durability;
     if let Some(custom) = setup.custom.clone() {
         info!(
             "custom callback: {} (each call within {:.1} s)",
@@ -468,8 +467,8 @@ async fn serve(setup: Setup, files: Files) -> Result<(), String> {
     }
     // Started with the loop it watches (not during setup, which may wait
     // for an IOC longer than a short limit).
-    let fixed_limit = setup.station.timing.watchdog_s.map(station::secs);
-    watchdog::spawn(Arc::clone(&liveness), fixed_limit, |message| {
+    let limit = watchdog::limit(setup.station.timing.watchdog_s.map(station::secs));
+    watchdog::spawn(Arc::clone(&liveness), limit, |message| {
         error!("{message}");
         logging::flush();
         std::process::exit(EXIT_WATCHDOG);

@@ -1,6 +1,8 @@
 //! The heartbeat's watchdog: an OS thread of its own (so a stalled async
 //! runtime cannot hide the stall) that sees when the control loop stops
-//! beating and ends the process, so systemd restarts the daemon.
+//! beating and ends the process, so systemd restarts the daemon. The loop
+//! beats on its own, whatever a sequence does, so the limit does not grow
+//! with the scan: 30 s, or the station's `timing.watchdog_s`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,6 +10,8 @@ use std::time::{Duration, Instant};
 
 /// How often the control loop beats (the reference's poll period).
 pub const BEAT_PERIOD: Duration = Duration::from_secs(1);
+/// The longest silence allowed unless the station sets one.
+pub const DEFAULT_LIMIT: Duration = Duration::from_secs(30);
 /// How often the watchdog looks.
 const LOOK_PERIOD: Duration = Duration::from_millis(200);
 
@@ -16,7 +20,6 @@ const LOOK_PERIOD: Duration = Duration::from_millis(200);
 pub struct Liveness {
     start: Instant,
     last_beat_ms: AtomicU64,
-    num_scans: AtomicU64,
     tripped: AtomicBool,
     stopped: AtomicBool,
 }
@@ -26,7 +29,6 @@ impl Default for Liveness {
         Self {
             start: Instant::now(),
             last_beat_ms: AtomicU64::new(0),
-            num_scans: AtomicU64::new(0),
             tripped: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
         }
@@ -38,11 +40,6 @@ impl Liveness {
     pub fn beat(&self) {
         let now = self.start.elapsed().as_millis() as u64;
         self.last_beat_ms.store(now, Ordering::Relaxed);
-    }
-
-    /// The operator's NumScans, for the reference's limit.
-    pub fn set_num_scans(&self, num_scans: u64) {
-        self.num_scans.store(num_scans, Ordering::Relaxed);
     }
 
     /// The loop ends on purpose (shutdown): the watchdog stands down, so
@@ -62,21 +59,18 @@ impl Liveness {
     }
 }
 
-/// The longest silence allowed: `fixed` when the station sets one, else
-/// the reference's max(4 x poll period, 10 + 30 x NumScans s).
-pub fn limit(num_scans: u64, fixed: Option<Duration>) -> Duration {
-    fixed.unwrap_or_else(|| {
-        let scans = Duration::from_secs(10 + 30 * num_scans.min(u64::from(u32::MAX)));
-        (4 * BEAT_PERIOD).max(scans)
-    })
+/// The longest silence allowed: the station's setting, else
+/// [`DEFAULT_LIMIT`].
+pub fn limit(station: Option<Duration>) -> Duration {
+    station.unwrap_or(DEFAULT_LIMIT)
 }
 
 /// Starts the watchdog thread. When the loop has been silent longer than
-/// the limit it marks `liveness` tripped and calls `on_stall` with a
+/// `allowed` it marks `liveness` tripped and calls `on_stall` with a
 /// message for the operator, then ends.
 pub fn spawn(
     liveness: Arc<Liveness>,
-    fixed: Option<Duration>,
+    allowed: Duration,
     on_stall: impl FnOnce(String) + Send + 'static,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     liveness.beat();
@@ -88,7 +82,6 @@ pub fn spawn(
                 return;
             }
             let silent = liveness.since_beat();
-            let allowed = limit(liveness.num_scans.load(Ordering::Relaxed), fixed);
             if silent > allowed {
                 liveness.tripped.store(true, Ordering::Relaxed);
                 on_stall(format!(
@@ -108,23 +101,22 @@ mod tests {
     use std::sync::mpsc;
 
     #[test]
-    fn the_limit_is_the_references_unless_fixed() {
-        assert_eq!(limit(0, None), Duration::from_secs(10));
-        assert_eq!(limit(3, None), Duration::from_secs(100));
+    fn the_limit_is_30_s_unless_the_station_sets_one() {
+        assert_eq!(limit(None), Duration::from_secs(30));
         assert_eq!(
-            limit(0, Some(Duration::from_secs(2))),
-            Duration::from_secs(2)
+            limit(Some(Duration::from_secs(60))),
+            Duration::from_secs(60)
         );
-        // Absurd NumScans values cannot overflow.
-        assert!(limit(u64::MAX, None) > Duration::from_secs(1_000_000));
+        // Several beats fit in the default: a late beat is no stall.
+        assert!(DEFAULT_LIMIT >= 4 * BEAT_PERIOD);
     }
 
     #[test]
     fn a_beating_loop_is_left_alone_and_a_silent_one_trips() {
         let liveness = Arc::new(Liveness::default());
         let (tx, rx) = mpsc::channel();
-        let fixed = Some(Duration::from_millis(1000));
-        let dog = spawn(Arc::clone(&liveness), fixed, move |m| {
+        let allowed = Duration::from_millis(1000);
+        let dog = spawn(Arc::clone(&liveness), allowed, move |m| {
             let _ = tx.send(m);
         })
         .unwrap();
@@ -145,7 +137,7 @@ mod tests {
         // Stopped on purpose: silence is no stall.
         let liveness = Arc::new(Liveness::default());
         let (tx, rx) = mpsc::channel();
-        let dog = spawn(Arc::clone(&liveness), fixed, move |m| {
+        let dog = spawn(Arc::clone(&liveness), allowed, move |m| {
             let _ = tx.send(m);
         })
         .unwrap();

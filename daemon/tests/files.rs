@@ -208,7 +208,9 @@ fn killed_full_and_aborted_while_preparing() {
     let file = cloexec::h5::open_read(&files[0]).unwrap();
     let steps: i64 = file.attr("completed_steps").unwrap().read_scalar().unwrap();
     assert_eq!(text_attr(&file, "exit_status"), "Interrupted");
-    assert!(steps >= 3, "{steps}");
+    // Pipelined durability: at step 4, steps 1 and 2 are on disk for sure
+    // (step 3 may be the one being written).
+    assert!(steps >= 2, "{steps}");
     assert!(file.member_names().unwrap().len() as i64 >= steps);
     assert!(text_attr(&file, "exit_reason").contains("stopped while writing"));
     drop(file);
@@ -331,4 +333,73 @@ fn killed_full_and_aborted_while_preparing() {
     );
     op.put("RelativeScan", Value::Long(0));
     daemon.kill();
+}
+
+/// Issue 12's durability rule under SIGKILL at random steps, repeated: the
+/// file opens with h5py, every step group it lists is complete, and no more
+/// is lost than the step being written and the step being acquired.
+#[test]
+fn killed_at_random_steps_loses_no_more_than_the_rule() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let (env, runtime, client) = operator_client();
+    let op = Operator { runtime, client };
+    let sim = dir.join("sim.yaml");
+    // Traces long enough that a step's write takes a while.
+    std::fs::write(&sim, "sweep_seconds: 0.02\ntrace_samples: 5000\n").unwrap();
+    let data = dir.join("data");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    eprintln!("kill steps from seed {seed}");
+    let mut state = u64::from(seed) | 1;
+    for round in 0..4 {
+        // xorshift: a different step each round, the seed printed above.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let at = 2 + (state % 12) as i64;
+        let folder = format!("round{round}");
+        let log = dir.join("log");
+        let args = [
+            "--data-root",
+            data.to_str().unwrap(),
+            "--log-dir",
+            log.to_str().unwrap(),
+            "--sim-config",
+            sim.to_str().unwrap(),
+        ];
+        let daemon = Daemon::start(dir, &folder, &[], &args, &env);
+        op.put("NumScans", Value::Long(30));
+        op.put("OutputPath", Value::Text(folder.clone()));
+        op.put("Trigger", Value::Long(1));
+        let seen = std::cell::Cell::new(0);
+        op.wait_for("the kill step", Duration::from_secs(60), |o| {
+            if let Value::Long(n) = o.get("ScanCurrentStep") {
+                seen.set(n);
+            }
+            seen.get() >= at
+        });
+        daemon.kill();
+        let seen = seen.get();
+        let files = h5_files(&data.join(&folder));
+        assert_eq!(files.len(), 1, "{files:?}");
+        // At step `seen` (1-based, being worked on or later): steps before
+        // `seen - 1` are on disk.
+        let promised = (seen - 2).max(0);
+        let out = Command::new(loopback::python())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/pipelined_files.py"
+            ))
+            .arg(&files[0])
+            .arg(promised.to_string())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        eprintln!("round {round}, killed at step {seen}: {said}");
+        assert!(out.status.success(), "round {round}, step {seen}: {said}");
+    }
 }

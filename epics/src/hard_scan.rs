@@ -8,6 +8,9 @@ use station::Prefixes;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The device's name in errors.
+const DEVICE: &str = "scanner IOC";
+
 /// The reference's `ScanStatus` states.
 pub const SCAN_STATUS_LABELS: [&str; 5] = [
     "Scan Ok",
@@ -70,7 +73,17 @@ impl EpicsHardScan {
     }
 
     fn error(&self, e: impl std::fmt::Display) -> DeviceError {
-        DeviceError::new("scanner IOC", e.to_string())
+        DeviceError::new(DEVICE, e.to_string())
+    }
+
+    /// A CA failure typed for the loop: an unreachable PV is a lost link.
+    fn ca_error(&self, e: ca::ClientError) -> DeviceError {
+        match e {
+            ca::ClientError::NotConnected { .. } | ca::ClientError::Start(_) => {
+                DeviceError::disconnected(DEVICE, e.to_string())
+            }
+            _ => DeviceError::new(DEVICE, e.to_string()),
+        }
     }
 }
 
@@ -81,7 +94,7 @@ impl Positioner for EpicsHardScan {
             .client
             .get(&self.pvs.pos_to_delay, self.read_timeout)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.ca_error(e))?;
         match reading.value {
             Value::Double(v) => Ok(vec![v]),
             Value::Long(v) => Ok(vec![v as f64]),
@@ -96,7 +109,7 @@ impl Positioner for EpicsHardScan {
         self.client
             .put_wait(&self.pvs.trig_pos_auto, &Value::Long(1), self.put_timeout)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.ca_error(e))
     }
 
     async fn move_to(&mut self, positions: &[f64]) -> Result<(), DeviceError> {
@@ -110,7 +123,7 @@ impl Positioner for EpicsHardScan {
                 self.put_timeout,
             )
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.ca_error(e))
     }
 }
 
@@ -123,16 +136,16 @@ impl Trigger for EpicsHardScan {
             .client
             .monitor(&self.pvs.run_hard_scan)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.ca_error(e))?;
         match monitor.next().await {
             Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(self.error(e)),
+            Some(Err(e)) => return Err(self.ca_error(e)),
             None => return Err(self.error("the RunHardScan monitor ended")),
         }
         self.client
             .put_wait(&self.pvs.run_hard_scan, &Value::Long(1), self.put_timeout)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.ca_error(e))?;
         // The write completed, so the sweep has started: the next 0 is its
         // end, even if a server coalesced the 1 away.
         loop {
@@ -149,7 +162,7 @@ impl Trigger for EpicsHardScan {
             .client
             .get(&self.pvs.scan_status, self.read_timeout)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.ca_error(e))?;
         Ok(match status.value {
             Value::Long(0) => SweepOutcome::Ok,
             Value::Long(code) => SweepOutcome::Failed(format!(

@@ -1,27 +1,69 @@
-//! One scan sequence: the step loop, its sweep retries and timeouts, and
-//! the callback chain's failure rules.
+//! One scan sequence: the step loop, its per-phase limits and retries,
+//! recovery after a dropped call, and the callback chain's failure rules.
 
 use crate::control::{Control, Directive};
 use crate::data::StepData;
-use crate::devices::{Detector, Positioner, StepCallback, StepContext, SweepOutcome, Trigger};
+use crate::devices::{DeviceError, Phase, Rig, StepCallback, StepContext, SweepOutcome};
+use crate::progress::Progress;
 use planner::{Plan, Step};
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep, timeout, Instant};
 use tracing::{info, warn};
 
-/// Sweep retries, timeouts and optional delays. The defaults are the
-/// reference's timeouts and tries, with none of its fixed sleeps.
+/// The loop's limit on one phase: the first step's (it may home, or the
+/// first setpoint may be far) and every later step's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// For step 1.
+    pub first: Duration,
+    /// For every later step.
+    pub later: Duration,
+}
+
+impl Limit {
+    /// The same limit for every step.
+    pub const fn always(limit: Duration) -> Self {
+        Self {
+            first: limit,
+            later: limit,
+        }
+    }
+
+    /// The limit at step `index` (0-based).
+    pub fn at(&self, index: usize) -> Duration {
+        if index == 0 {
+            self.first
+        } else {
+            self.later
+        }
+    }
+}
+
+/// Per-phase limits, acquisition retries and optional delays. The loop
+/// owns every limit: a rig's call that outlives its phase's limit (plus
+/// what the rig says the phase takes, [`Rig::expected`]) is dropped, the
+/// rig recovers, and the reason names the phase. The defaults are the
+/// reference's sweep timeouts and tries, with none of its fixed sleeps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Wait for the end of the first sweep of a sequence (it may home).
-    pub first_sweep_timeout: Duration,
-    /// Wait for the end of every later sweep.
-    pub sweep_timeout: Duration,
-    /// Tries per step before the sequence ends as an I/O failure.
+    /// Reaching a step's positions.
+    pub moving: Limit,
+    /// Becoming stable at a step.
+    pub settling: Limit,
+    /// One acquisition (a sweep: 120 s for the first, which may home, 15 s
+    /// later).
+    pub acquiring: Limit,
+    /// Reading a step's data.
+    pub reading: Limit,
+    /// A rig's `recover`.
+    pub recovering: Duration,
+    /// Acquisitions per step before the sequence ends as an I/O failure.
     pub attempts: u32,
     /// Pause between tries.
     pub retry_delay: Duration,
-    /// Pause after each move, before the sweep.
+    /// Fixed pause after each move, before the settle and the acquisition.
     pub settle: Duration,
     /// Pause between steps.
     pub between_steps: Duration,
@@ -30,24 +72,26 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            first_sweep_timeout: Duration::from_secs(120),
-            sweep_timeout: Duration::from_secs(15),
+            moving: Limit {
+                first: Duration::from_secs(120),
+                later: Duration::from_secs(30),
+            },
+            settling: Limit {
+                first: Duration::from_secs(600),
+                later: Duration::from_secs(300),
+            },
+            acquiring: Limit {
+                first: Duration::from_secs(120),
+                later: Duration::from_secs(15),
+            },
+            reading: Limit::always(Duration::from_secs(30)),
+            recovering: Duration::from_secs(10),
             attempts: 3,
             retry_delay: Duration::ZERO,
             settle: Duration::ZERO,
             between_steps: Duration::ZERO,
         }
     }
-}
-
-/// The hardware of one sequence.
-pub struct Devices<'a> {
-    /// Moves to each step's positions.
-    pub positioner: &'a mut dyn Positioner,
-    /// Fires each step's sweep.
-    pub trigger: &'a mut dyn Trigger,
-    /// Reads each step's data.
-    pub detector: &'a mut dyn Detector,
 }
 
 /// How a sequence ended (the reference's `TaskStatus`, minus the states
@@ -142,10 +186,13 @@ impl From<String> for Ended {
 pub struct SequenceReport {
     /// How it ended.
     pub outcome: SequenceOutcome,
-    /// Steps that completed (data read and every required callback done).
+    /// Steps that completed (data read and handed to every required
+    /// callback).
     pub completed_steps: usize,
-    /// Sweeps that had to be repeated.
+    /// Acquisitions that had to be repeated.
     pub sweep_retries: u32,
+    /// Every phase the loop's limit cut short: (0-based step, phase).
+    pub timed_out: Vec<(usize, Phase)>,
     /// Failures of optional callbacks ("name at step N: message").
     pub callback_failures: Vec<String>,
     /// Where the sequence's time went.
@@ -160,14 +207,21 @@ pub struct PhaseTimes {
     pub pre_step: Duration,
     /// Moves (put with completion).
     pub moving: Duration,
-    /// Settle and between-step delays.
+    /// Settling at the steps.
+    pub settling: Duration,
+    /// Fixed settle and between-step delays.
     pub delays: Duration,
-    /// Sweeps, retries included.
+    /// Acquisitions (sweeps), retries included.
     pub sweeping: Duration,
     /// Reading the step's data.
     pub reading: Duration,
-    /// Post-step callbacks (the HDF5 writer among them).
+    /// Post-step callbacks (the analysis: the fit, a user's callback).
     pub post_step: Duration,
+    /// Handing the finished steps to the sinks (the writer: the wait for
+    /// the step before, when its write is still going).
+    pub recording: Duration,
+    /// Rigs recovering after a dropped or timed-out call.
+    pub recovering: Duration,
 }
 
 impl std::fmt::Display for PhaseTimes {
@@ -175,14 +229,18 @@ impl std::fmt::Display for PhaseTimes {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         write!(
             f,
-            "pre-step {:.1} ms, moves {:.1} ms, delays {:.1} ms, sweeps {:.1} ms, \
-             reads {:.1} ms, post-step {:.1} ms",
+            "pre-step {:.1} ms, moves {:.1} ms, settling {:.1} ms, delays {:.1} ms, \
+             sweeps {:.1} ms, reads {:.1} ms, post-step {:.1} ms, recording {:.1} ms, \
+             recovery {:.1} ms",
             ms(self.pre_step),
             ms(self.moving),
+            ms(self.settling),
             ms(self.delays),
             ms(self.sweeping),
             ms(self.reading),
-            ms(self.post_step)
+            ms(self.post_step),
+            ms(self.recording),
+            ms(self.recovering)
         )
     }
 }
@@ -195,13 +253,36 @@ async fn pause(delay: Duration) {
     }
 }
 
+/// How one bounded rig call failed.
+enum CallFailed {
+    /// The loop's limit expired and the call was dropped.
+    TimedOut(Duration),
+    /// The rig said so.
+    Device(DeviceError),
+}
+
+/// `call` within `limit`: a zero-cost pass-through when it ends in time.
+async fn within<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, DeviceError>>,
+) -> Result<T, CallFailed> {
+    match timeout(limit, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(CallFailed::Device(e)),
+        Err(_) => Err(CallFailed::TimedOut(limit)),
+    }
+}
+
 struct Run<'a, 'b> {
-    devices: Devices<'a>,
+    rig: &'a mut dyn Rig,
     callbacks: &'b mut [Box<dyn StepCallback>],
     policy: &'b RetryPolicy,
     report: SequenceReport,
     /// What the current step is doing, for an abort's reason.
     phase: &'static str,
+    /// A rig call is under way: when it is dropped (an ABORT), the rig
+    /// recovers before the sequence ends.
+    in_call: bool,
 }
 
 impl Run<'_, '_> {
@@ -242,10 +323,10 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    /// The post-step callbacks in order. A required one (the file) always
-    /// runs to its end: data that was read is written. An interruptible one
-    /// (a user's callback) is cut short by an ABORT: it must not hold the
-    /// file open past a shutdown's grace. Failure rules apply as usual.
+    /// The post-step callbacks in order. A required one always runs to its
+    /// end: data that was read is written. An interruptible one (a user's
+    /// callback) is cut short by an ABORT: it must not hold the file open
+    /// past a shutdown's grace. Failure rules apply as usual.
     async fn post_step(
         &mut self,
         ctx: &StepContext,
@@ -282,21 +363,124 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    /// Fires until a sweep ends well, at most `attempts` times.
-    async fn sweep(&mut self, step: usize) -> Result<(), String> {
-        let limit = if step == 0 {
-            self.policy.first_sweep_timeout
-        } else {
-            self.policy.sweep_timeout
+    /// The finished step to every callback's `record` (never cut short).
+    async fn record(&mut self, ctx: &StepContext, data: Arc<StepData>) -> Result<(), String> {
+        for i in 0..self.callbacks.len() {
+            let (name, required) = (
+                self.callbacks[i].name().to_string(),
+                self.callbacks[i].required(),
+            );
+            if let Err(e) = self.callbacks[i].record(ctx, Arc::clone(&data)).await {
+                if let Some(fatal) = self.callback_failed(&name, required, ctx.index, &e.0) {
+                    return Err(fatal);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every callback finishes what its `record` left under way.
+    async fn drain(&mut self) -> Result<(), String> {
+        let step = self.report.completed_steps.saturating_sub(1);
+        for i in 0..self.callbacks.len() {
+            let (name, required) = (
+                self.callbacks[i].name().to_string(),
+                self.callbacks[i].required(),
+            );
+            if let Err(e) = self.callbacks[i].drain().await {
+                if let Some(fatal) = self.callback_failed(&name, required, step, &e.0) {
+                    return Err(fatal);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rig clears a dropped or failed exchange, within its limit; a
+    /// failure is logged (the next call will tell if the rig is unusable).
+    async fn recover(&mut self, step: usize) {
+        let started = Instant::now();
+        let limit = self.policy.recovering + self.rig.expected(Phase::Recover);
+        match within(limit, self.rig.recover()).await {
+            Ok(()) => {}
+            Err(CallFailed::Device(e)) => warn!(step = step + 1, "recovery failed: {e}"),
+            Err(CallFailed::TimedOut(after)) => {
+                self.report.timed_out.push((step, Phase::Recover));
+                warn!(
+                    step = step + 1,
+                    "recovery did not end within {:.1} s",
+                    after.as_secs_f64()
+                );
+            }
+        }
+        self.in_call = false;
+        self.report.phases.recovering += started.elapsed();
+    }
+
+    /// The limit of `phase` at step `index`: the station's plus what the
+    /// rig says the phase takes.
+    fn limit(&self, phase: Phase, index: usize) -> Duration {
+        let limit = match phase {
+            Phase::Move => self.policy.moving,
+            Phase::Settle => self.policy.settling,
+            Phase::Acquire => self.policy.acquiring,
+            Phase::Read => self.policy.reading,
+            Phase::Recover => Limit::always(self.policy.recovering),
         };
+        limit.at(index).saturating_add(self.rig.expected(phase))
+    }
+
+    /// A failed single-try phase: recovered when needed, then the reason.
+    async fn failed(&mut self, step: usize, phase: Phase, failure: CallFailed) -> String {
+        let reason = match failure {
+            CallFailed::TimedOut(after) => {
+                self.report.timed_out.push((step, phase));
+                self.recover(step).await;
+                format!(
+                    "{} did not end within {:.1} s",
+                    phase.describe(),
+                    after.as_secs_f64()
+                )
+            }
+            CallFailed::Device(e) => {
+                if e.needs_recovery() {
+                    self.recover(step).await;
+                }
+                e.to_string()
+            }
+        };
+        self.in_call = false;
+        reason
+    }
+
+    /// Acquires until one ends well, at most `attempts` times; a refusal is
+    /// not retried.
+    async fn sweep(&mut self, step: usize, total: usize) -> Result<(), String> {
+        let limit = self.limit(Phase::Acquire, step);
         let attempts = self.policy.attempts.max(1);
         let mut last = String::new();
         for attempt in 1..=attempts {
-            last = match timeout(limit, self.devices.trigger.fire()).await {
-                Ok(Ok(SweepOutcome::Ok)) => return Ok(()),
-                Ok(Ok(SweepOutcome::Failed(reason))) => reason,
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => format!("the sweep did not end within {:.1} s", limit.as_secs_f64()),
+            let progress = Progress::new(step, total, Phase::Acquire);
+            self.in_call = true;
+            let result = within(limit, self.rig.acquire(&progress)).await;
+            self.in_call = false;
+            last = match result {
+                Ok(SweepOutcome::Ok) => return Ok(()),
+                Ok(SweepOutcome::Failed(reason)) => reason,
+                Err(CallFailed::TimedOut(after)) => {
+                    self.report.timed_out.push((step, Phase::Acquire));
+                    self.recover(step).await;
+                    format!("the sweep did not end within {:.1} s", after.as_secs_f64())
+                }
+                Err(CallFailed::Device(e)) => {
+                    if e.needs_recovery() {
+                        self.recover(step).await;
+                    }
+                    if !e.retryable() {
+                        return Err(format!("step {}: the acquisition: {e}", step + 1));
+                    }
+                    e.to_string()
+                }
             };
             warn!(step = step + 1, attempt, "sweep failed: {last}");
             if attempt < attempts {
@@ -342,8 +526,9 @@ impl Run<'_, '_> {
         }
     }
 
-    /// One step up to its data: pre-step callbacks, move, settle, sweep,
-    /// read. Dropped part-way when the operator aborts.
+    /// One step up to its data: pre-step callbacks, move, settle, acquire,
+    /// read, each within its limit. Dropped part-way when the operator
+    /// aborts (then `in_call` tells that the rig must recover).
     async fn acquire(
         &mut self,
         ctx: &StepContext,
@@ -355,35 +540,56 @@ impl Run<'_, '_> {
             *total += now - *mark;
             *mark = now;
         };
+        let (index, total) = (step.index, ctx.total);
         self.phase = "the pre-step callbacks";
         self.pre_step(ctx).await?;
         lap(&mut self.report.phases.pre_step);
+
         self.phase = "the move";
-        self.devices
-            .positioner
-            .move_to(step.positions)
-            .await
-            .map_err(|e| {
-                format!(
-                    "step {}: moving to {:?}: {e}",
-                    step.index + 1,
-                    step.positions
-                )
-            })?;
+        let limit = self.limit(Phase::Move, index);
+        let progress = Progress::new(index, total, Phase::Move);
+        self.in_call = true;
+        if let Err(failure) = within(limit, self.rig.move_to(step.positions, &progress)).await {
+            let reason = self.failed(index, Phase::Move, failure).await;
+            return Err(format!(
+                "step {}: moving to {:?}: {reason}",
+                index + 1,
+                step.positions
+            ));
+        }
+        self.in_call = false;
         lap(&mut self.report.phases.moving);
+
         self.phase = "the settle delay";
         pause(self.policy.settle).await;
         lap(&mut self.report.phases.delays);
+
+        self.phase = "the settle";
+        let limit = self.limit(Phase::Settle, index);
+        let progress = Progress::new(index, total, Phase::Settle);
+        self.in_call = true;
+        if let Err(failure) = within(limit, self.rig.settle(&progress)).await {
+            let reason = self.failed(index, Phase::Settle, failure).await;
+            return Err(format!("step {}: settling: {reason}", index + 1));
+        }
+        self.in_call = false;
+        lap(&mut self.report.phases.settling);
+
         self.phase = "the sweep";
-        self.sweep(step.index).await?;
+        self.sweep(index, total).await?;
         lap(&mut self.report.phases.sweeping);
+
         self.phase = "the data read";
-        let data = self
-            .devices
-            .detector
-            .read()
-            .await
-            .map_err(|e| format!("step {}: reading data: {e}", step.index + 1))?;
+        let limit = self.limit(Phase::Read, index);
+        self.in_call = true;
+        let data = match within(limit, self.rig.read()).await {
+            Ok(data) => data,
+            Err(failure) => {
+                let reason = self.failed(index, Phase::Read, failure).await;
+                return Err(format!("step {}: reading data: {reason}", index + 1));
+            }
+        };
+        self.in_call = false;
         lap(&mut self.report.phases.reading);
         Ok(data)
     }
@@ -396,11 +602,13 @@ impl Run<'_, '_> {
     ) -> Result<(), Ended> {
         let started = Instant::now();
         if relative {
-            self.devices
-                .positioner
-                .prepare_relative()
-                .await
-                .map_err(|e| e.to_string())?;
+            let limit = self.limit(Phase::Move, 0);
+            if let Err(failure) = within(limit, self.rig.prepare_relative()).await {
+                let reason = self.failed(0, Phase::Move, failure).await;
+                return Err(Ended::Failed(format!(
+                    "preparing the relative scan: {reason}"
+                )));
+            }
         }
         let total = plan.len();
         for step in plan.steps() {
@@ -412,23 +620,35 @@ impl Run<'_, '_> {
                 elapsed: started.elapsed(),
             };
             let mut mark = Instant::now();
-            let mut data = tokio::select! {
+            let acquired = tokio::select! {
                 biased;
-                _ = control.aborted() => {
-                    return Err(Ended::Aborted(format!(
+                _ = control.aborted() => None,
+                data = self.acquire(&ctx, &step, &mut mark) => Some(data),
+            };
+            let mut data = match acquired {
+                Some(data) => data?,
+                None => {
+                    let reason = format!(
                         "ABORT during {} of step {} of {total}: {} steps completed",
                         self.phase,
                         step.index + 1,
                         self.report.completed_steps
-                    )));
+                    );
+                    if self.in_call {
+                        // The rig's call was dropped mid-exchange.
+                        self.recover(step.index).await;
+                    }
+                    return Err(Ended::Aborted(reason));
                 }
-                data = self.acquire(&ctx, &step, &mut mark) => data?,
             };
             // Data that was read is written: the post-step callbacks (the
             // fit, the file) are not cut short by an abort; only an
             // interruptible one (a user's callback) is.
             self.post_step(&ctx, &mut data, control).await?;
-            self.report.phases.post_step += mark.elapsed();
+            let analysed = Instant::now();
+            self.report.phases.post_step += analysed - mark;
+            self.record(&ctx, Arc::new(data)).await?;
+            self.report.phases.recording += analysed.elapsed();
             self.report.completed_steps += 1;
             info!(step = step.index + 1, total, "step done");
             if step.index + 1 < total {
@@ -445,37 +665,45 @@ impl Run<'_, '_> {
     }
 }
 
-/// Runs `plan` on `devices`, with `callbacks` around every step, under the
+/// Runs `plan` on `rig`, with `callbacks` around every step, under the
 /// operator's `control`.
 ///
 /// Never panics on device or callback failure: the first fatal problem ends
 /// the sequence as [`SequenceOutcome::IoFail`] with a reason naming the
-/// step, and the steps completed before it stay completed. PAUSE holds
-/// before the next step; STOP ends there; ABORT ends at once, dropping the
-/// step in progress unless its data was already read (then it is written
-/// first).
+/// step and the phase, and the steps completed before it stay completed.
+/// PAUSE holds before the next step; STOP ends there; ABORT ends at once,
+/// dropping the step in progress unless its data was already read (then it
+/// is written first); the rig recovers from any call that was dropped.
 pub async fn run_sequence(
     plan: &Plan,
     relative: bool,
-    devices: Devices<'_>,
+    rig: &mut dyn Rig,
     callbacks: &mut [Box<dyn StepCallback>],
     policy: &RetryPolicy,
     mut control: Control,
 ) -> SequenceReport {
     let mut run = Run {
-        devices,
+        rig,
         callbacks,
         policy,
         report: SequenceReport {
             outcome: SequenceOutcome::Success,
             completed_steps: 0,
             sweep_retries: 0,
+            timed_out: Vec::new(),
             callback_failures: Vec::new(),
             phases: PhaseTimes::default(),
         },
         phase: "the start",
+        in_call: false,
     };
-    match run.steps(plan, relative, &mut control).await {
+    let mut ended = run.steps(plan, relative, &mut control).await;
+    if matches!(ended, Ok(()) | Err(Ended::Stopped(_))) {
+        if let Err(reason) = run.drain().await {
+            ended = Err(Ended::Failed(reason));
+        }
+    }
+    match ended {
         Ok(()) => {}
         Err(Ended::Failed(reason)) => {
             warn!("sequence failed: {reason}");

@@ -199,15 +199,15 @@ impl Rig {
             motor: &mut self.motor,
             at,
         };
-        let devices = Devices {
+        let mut devices = Devices {
             positioner: &mut positioner,
-            trigger: &mut self.trigger,
+            trigger: Some(&mut self.trigger),
             detector: &mut reader,
         };
         run_sequence(
             plan,
             relative,
-            devices,
+            &mut devices,
             callbacks,
             &RetryPolicy::default(),
             self.control.clone(),

@@ -7,10 +7,10 @@
 mod loopback;
 
 use ca::{PvClient, PvServer, Value};
-use epics::{EpicsHardScan, HardScanPvs, PvCollector};
+use epics::{EpicsHardScan, EpicsRig, HardScanPvs, PvCollector};
 use planner::{Plan, ScannerIndex};
 use runner::{
-    run_sequence, Detector, Devices, Positioner, RetryPolicy, SequenceOutcome, SweepOutcome,
+    run_sequence, Detector, Limit, Positioner, RetryPolicy, Rig, SequenceOutcome, SweepOutcome,
     Trigger,
 };
 use sim::{SimConfig, SimIoc};
@@ -150,9 +150,7 @@ async fn failing_and_hanging_sweeps_are_retried_then_end_the_sequence() {
     config.faults.hanging_sweeps = vec![3];
     config.faults.unreachable_pvs = vec!["HEBT-160LWU:Vac-VGC-10000:PrsR".into()];
     let b = start(config).await;
-    let mut scan = hard_scan(&b);
-    let mut trigger = hard_scan(&b);
-    let mut collector = PvCollector::new(
+    let collector = PvCollector::new(
         b.client.clone(),
         b.data.clone(),
         b.metadata.clone(),
@@ -160,18 +158,18 @@ async fn failing_and_hanging_sweeps_are_retried_then_end_the_sequence() {
     );
     let plan = Plan::linspace(-1.0, 1.0, 3, 100).unwrap();
     let policy = RetryPolicy {
-        first_sweep_timeout: Duration::from_secs(5),
-        sweep_timeout: Duration::from_millis(500),
+        acquiring: Limit {
+            first: Duration::from_secs(5),
+            later: Duration::from_millis(500),
+        },
         ..RetryPolicy::default()
     };
+    // One object moves, sweeps and reads: the IOC's handshake built once.
+    let mut rig = EpicsRig::new(hard_scan(&b), collector);
     let report = run_sequence(
         &plan,
         false,
-        Devices {
-            positioner: &mut scan,
-            trigger: &mut trigger,
-            detector: &mut collector,
-        },
+        &mut rig,
         &mut [],
         &policy,
         runner::Control::none(),
@@ -187,7 +185,7 @@ async fn failing_and_hanging_sweeps_are_retried_then_end_the_sequence() {
         other => panic!("expected an I/O failure, got {other:?}"),
     }
     assert_eq!(b.ioc.sweeps(), 5);
-    let step = collector.read().await.unwrap();
+    let step = rig.read().await.unwrap();
     assert_eq!(
         step.missing,
         vec!["HEBT-160LWU:Vac-VGC-10000:PrsR".to_string()]

@@ -2,7 +2,7 @@
 //! group files, timeouts. Every field is optional.
 
 use crate::Prefixes;
-use runner::RetryPolicy;
+use runner::{Limit, RetryPolicy};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,6 +21,22 @@ pub struct Station {
     pub timing: Timing,
     /// Most steps in one scan.
     pub max_steps: Option<u32>,
+    /// When a step is on disk: `pipelined` (the default: a step's write
+    /// overlaps the next step's move, at most one completed step not yet
+    /// on disk) or `step` (each step on disk before the next begins).
+    pub durability: Durability,
+}
+
+/// When a step's data is on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// The write of a step overlaps the next step; a kill -9 loses at most
+    /// the step being written and the step being acquired.
+    #[default]
+    Pipelined,
+    /// Each step flushed before the next begins.
+    Step,
 }
 
 /// Prefix overrides.
@@ -62,12 +78,24 @@ pub struct Timing {
     pub settle_s: f64,
     /// Pause between steps.
     pub between_steps_s: f64,
+    /// The loop's limit on the first step's move (it may home).
+    pub first_move_s: f64,
+    /// The loop's limit on every later move.
+    pub move_s: f64,
+    /// The loop's limit on settling at the first step (a setpoint far away).
+    pub first_settle_timeout_s: f64,
+    /// The loop's limit on settling at every later step.
+    pub settle_timeout_s: f64,
+    /// The loop's limit on reading a step's data.
+    pub read_s: f64,
+    /// The loop's limit on a device's recovery after a dropped call.
+    pub recover_s: f64,
     /// Per-PV read timeout of the collector.
     pub pv_read_s: f64,
     /// Put-with-completion timeout (PosToDelay, RunHardScan).
     pub put_s: f64,
-    /// The watchdog's limit on a silent control loop; unset: the
-    /// reference's max(4 s, 10 + 30 x NumScans s).
+    /// The watchdog's limit on a silent control loop; unset: 30 s (the
+    /// loop beats on its own, whatever the scan's length).
     pub watchdog_s: Option<f64>,
 }
 
@@ -75,12 +103,18 @@ impl Default for Timing {
     fn default() -> Self {
         let policy = RetryPolicy::default();
         Self {
-            first_sweep_s: policy.first_sweep_timeout.as_secs_f64(),
-            sweep_s: policy.sweep_timeout.as_secs_f64(),
+            first_sweep_s: policy.acquiring.first.as_secs_f64(),
+            sweep_s: policy.acquiring.later.as_secs_f64(),
             attempts: policy.attempts,
             retry_delay_s: 0.0,
             settle_s: 0.0,
             between_steps_s: 0.0,
+            first_move_s: policy.moving.first.as_secs_f64(),
+            move_s: policy.moving.later.as_secs_f64(),
+            first_settle_timeout_s: policy.settling.first.as_secs_f64(),
+            settle_timeout_s: policy.settling.later.as_secs_f64(),
+            read_s: policy.reading.later.as_secs_f64(),
+            recover_s: policy.recovering.as_secs_f64(),
             pv_read_s: 2.0,
             put_s: 10.0,
             watchdog_s: None,
@@ -128,6 +162,12 @@ impl Timing {
             self.retry_delay_s,
             self.settle_s,
             self.between_steps_s,
+            self.first_move_s,
+            self.move_s,
+            self.first_settle_timeout_s,
+            self.settle_timeout_s,
+            self.read_s,
+            self.recover_s,
             self.pv_read_s,
             self.put_s,
         ];
@@ -150,8 +190,20 @@ impl Timing {
     /// The step loop's policy.
     pub fn policy(&self) -> RetryPolicy {
         RetryPolicy {
-            first_sweep_timeout: secs(self.first_sweep_s),
-            sweep_timeout: secs(self.sweep_s),
+            moving: Limit {
+                first: secs(self.first_move_s),
+                later: secs(self.move_s),
+            },
+            settling: Limit {
+                first: secs(self.first_settle_timeout_s),
+                later: secs(self.settle_timeout_s),
+            },
+            acquiring: Limit {
+                first: secs(self.first_sweep_s),
+                later: secs(self.sweep_s),
+            },
+            reading: Limit::always(secs(self.read_s)),
+            recovering: secs(self.recover_s),
             attempts: self.attempts,
             retry_delay: secs(self.retry_delay_s),
             settle: secs(self.settle_s),

@@ -11,6 +11,6 @@ mod prefixes;
 mod pv_groups;
 
 pub use channels::{trace_pv, CHANNELS, TRACES};
-pub use config::{secs, PrefixOverrides, PvGroupFiles, Station, Timing};
+pub use config::{secs, Durability, PrefixOverrides, PvGroupFiles, Station, Timing};
 pub use prefixes::{Naming, Prefixes, UnknownScanner};
 pub use pv_groups::{PvGroupError, PvGroups};

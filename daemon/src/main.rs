@@ -18,7 +18,7 @@ mod task;
 mod throttle;
 mod watchdog;
 
-use autosave::Autosave;
+use autosave::{Autosave, Saved};
 use ca::Value;
 use clap::Parser;
 use cli::{Args, PvHost};
@@ -96,6 +96,21 @@ fn run() -> ExitCode {
     // Before the first sequence can start, and before the async runtime
     // (HDF5 blocks): a file the last daemon left open.
     let recovered = journal::Journal::new(&setup.data_root, setup.index.get()).recover();
+    // The file system's part of the start, before the runtime too: the
+    // async workers never wait for a disk.
+    let data_root = match dataroot::DataRoot::open(&setup.data_root) {
+        Ok(root) => Arc::new(root),
+        Err(e) => {
+            error!("data root {}: {e}", setup.data_root.display());
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let autosave_path = Autosave::path_for(&setup.data_root, setup.index.get());
+    let (saved, saved_problem) = match setup.pv_host {
+        PvHost::Embedded => Saved::load(&autosave_path),
+        // The site IOC keeps the inputs (with its own autosave).
+        PvHost::Ioc => (Saved::default(), None),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -107,7 +122,14 @@ fn run() -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(serve(setup, recovered)) {
+    let files = Files {
+        recovered,
+        data_root,
+        autosave_path,
+        saved,
+        saved_problem,
+    };
+    match runtime.block_on(serve(setup, files)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
@@ -306,10 +328,27 @@ fn loopback_defaults() {
     }
 }
 
-async fn serve(
-    setup: Setup,
+/// What the start read from disk before the runtime started.
+struct Files {
+    /// A file the last daemon left open, marked.
     recovered: Result<Option<journal::Recovered>, String>,
-) -> Result<(), String> {
+    data_root: Arc<dataroot::DataRoot>,
+    /// The autosave file (used with embedded PVs only).
+    autosave_path: PathBuf,
+    /// The inputs it holds.
+    saved: Saved,
+    /// Why it could not be read.
+    saved_problem: Option<String>,
+}
+
+async fn serve(setup: Setup, files: Files) -> Result<(), String> {
+    let Files {
+        recovered,
+        data_root,
+        autosave_path,
+        saved,
+        saved_problem,
+    } = files;
     let main = setup.prefixes.main.clone();
     let max_steps = setup.station.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
     let liveness = Arc::new(watchdog::Liveness::default());
@@ -319,9 +358,12 @@ async fn serve(
             .map_err(|e| e.to_string())?,
     );
     let specs = bridge::bridge_pvs(&main, max_steps);
+    let mut autosave_writer = None;
     let (bridge, writes, sim, autosave, hosting) = match setup.pv_host {
         PvHost::Embedded => {
-            let (autosave, restored, specs) = restore(&setup, specs);
+            let (restored, specs) = restore(&setup, specs, &saved, saved_problem);
+            let (autosave, writer) = Autosave::start(autosave_path, saved, autosave::PERIOD)?;
+            autosave_writer = Some(writer);
             let (server, writes, sim) = start_server(&setup, specs)?;
             let hosting = format!(
                 "serving {main}* on port {}, {restored} inputs restored{}",
@@ -373,10 +415,6 @@ async fn serve(
             (Bridge::Ioc(ioc), writes, None, None, hosting)
         }
     };
-    let data_root = Arc::new(
-        dataroot::DataRoot::open(&setup.data_root)
-            .map_err(|e| format!("data root {}: {e}", setup.data_root.display()))?,
-    );
     let mut ctx = Context::new(
         setup.index,
         setup.prefixes.clone(),
@@ -449,6 +487,12 @@ async fn serve(
         ca::shutdown_signal(),
     )
     .await;
+    if let Some(writer) = autosave_writer {
+        // The inputs the cycle saved last, on disk before the exit.
+        if let Err(e) = tokio::task::spawn_blocking(move || writer.finish()).await {
+            warn!("autosave: the last inputs may not be saved: {e}");
+        }
+    }
     if let Bridge::Ioc(ioc) = &ctx.bridge {
         ioc.flush(Duration::from_secs(5), &format!("{main}Busy"))
             .await;
@@ -456,12 +500,15 @@ async fn serve(
     Ok(())
 }
 
-/// The autosaved inputs as the specs' initial values, where they still
-/// meet their PV's rule.
-fn restore(setup: &Setup, mut specs: Vec<ca::PvSpec>) -> (Autosave, usize, Vec<ca::PvSpec>) {
+/// The autosaved inputs (read before the runtime started) as the specs'
+/// initial values, where they still meet their PV's rule.
+fn restore(
+    setup: &Setup,
+    mut specs: Vec<ca::PvSpec>,
+    autosave: &Saved,
+    problem: Option<String>,
+) -> (usize, Vec<ca::PvSpec>) {
     let main = &setup.prefixes.main;
-    let (autosave, problem) =
-        Autosave::load(Autosave::path_for(&setup.data_root, setup.index.get()));
     if let Some(problem) = problem {
         warn!("autosave not restored, using defaults: {problem}");
     }
@@ -484,7 +531,7 @@ fn restore(setup: &Setup, mut specs: Vec<ca::PvSpec>) -> (Autosave, usize, Vec<c
             }
         }
     }
-    (autosave, restored, specs)
+    (restored, specs)
 }
 
 /// The embedded server: the bridge PVs, and the simulator's in test mode.

@@ -17,21 +17,11 @@ use async_trait::async_trait;
 use dataroot::Folder;
 use runner::Value;
 use runner::{CallbackError, SequenceReport, StepCallback, StepContext, StepData};
+pub use station::Durability;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
-
-/// When a step is on disk relative to the next step's start.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Durability {
-    /// The step's write overlaps the next step's move and acquisition; at
-    /// most one completed step is not yet on disk.
-    #[default]
-    Pipelined,
-    /// Each step is written and flushed before the next begins.
-    Step,
-}
 
 /// Writes one sequence's file.
 pub struct Hdf5Writer {

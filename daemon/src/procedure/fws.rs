@@ -88,10 +88,7 @@ impl Kind for FwsHardScan {
         let writer = Hdf5Writer::open(folder, name, root, ctx.publisher.clone())
             .await
             .map_err(|e| TaskEnd::io_fail(e.to_string()))?
-            .with_durability(match ctx.durability {
-                station::Durability::Pipelined => callbacks::Durability::Pipelined,
-                station::Durability::Step => callbacks::Durability::Step,
-            });
+            .with_durability(ctx.durability);
         let file = writer.path().to_path_buf();
         let journal = JournalCallback::start(&ctx.journal, &writer).await;
         let mut chain: Vec<Box<dyn StepCallback>> = vec![

@@ -32,6 +32,15 @@ fn plan(steps: u32) -> Plan {
     Plan::linspace(0.0, f64::from(steps) - 1.0, steps, 100).unwrap()
 }
 
+/// `steps` steps on `rig` under the 15 s sweep rule, no operator.
+async fn run(
+    rig: &mut dyn Rig,
+    steps: u32,
+    chain: &mut [Box<dyn StepCallback>],
+) -> runner::SequenceReport {
+    run_sequence(&plan(steps), false, rig, chain, &policy(), Control::none()).await
+}
+
 /// The device: one request at a time, `<id> <command>` in, `<id> ok
 /// <command>` out; the `late`-th acquisition is answered after 20 s.
 async fn serial_device(port: DuplexStream, late: usize) {
@@ -180,15 +189,7 @@ async fn a_late_reply_to_a_timed_out_command_is_drained_by_recover() {
     let recoveries = Arc::clone(&rig.recoveries);
     let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut chain: Vec<Box<dyn StepCallback>> = vec![Box::new(Keep(Arc::clone(&kept)))];
-    let report = run_sequence(
-        &plan(3),
-        false,
-        &mut rig,
-        &mut chain,
-        &policy(),
-        Control::none(),
-    )
-    .await;
+    let report = run(&mut rig, 3, &mut chain).await;
     assert_eq!(report.outcome, SequenceOutcome::Success, "{report:?}");
     assert_eq!(report.timed_out, vec![(1, Phase::Acquire)]);
     assert_eq!(report.sweep_retries, 1);
@@ -203,15 +204,7 @@ async fn without_recovery_the_late_reply_is_taken_for_the_next_commands() {
     let (host, device) = tokio::io::duplex(1024);
     tokio::spawn(serial_device(device, 2));
     let mut rig = SerialRig::new(host, false);
-    let report = run_sequence(
-        &plan(3),
-        false,
-        &mut rig,
-        &mut [],
-        &policy(),
-        Control::none(),
-    )
-    .await;
+    let report = run(&mut rig, 3, &mut []).await;
     // Each retry reads the reply to the command before it: the step fails.
     match &report.outcome {
         SequenceOutcome::IoFail(reason) => {
@@ -267,15 +260,7 @@ async fn a_60_s_acquisition_is_not_cut_by_the_15_s_sweep_rule() {
         window: Duration::from_secs(60),
         declares_window: true,
     };
-    let report = run_sequence(
-        &plan(2),
-        false,
-        &mut rig,
-        &mut [],
-        &policy(),
-        Control::none(),
-    )
-    .await;
+    let report = run(&mut rig, 2, &mut []).await;
     assert_eq!(report.outcome, SequenceOutcome::Success, "{report:?}");
     assert!(report.timed_out.is_empty());
     assert!(started.elapsed() >= Duration::from_secs(120));
@@ -288,15 +273,7 @@ async fn an_undeclared_long_acquisition_is_cut_and_the_phase_named() {
         window: Duration::from_secs(60),
         declares_window: false,
     };
-    let report = run_sequence(
-        &plan(2),
-        false,
-        &mut rig,
-        &mut [],
-        &policy(),
-        Control::none(),
-    )
-    .await;
+    let report = run(&mut rig, 2, &mut []).await;
     assert_eq!(report.timed_out, vec![(0, Phase::Acquire); 3]);
     match &report.outcome {
         SequenceOutcome::IoFail(reason) => {
@@ -413,15 +390,7 @@ async fn every_phase_has_the_loops_limit_and_the_rig_recovers_after_it() {
 async fn a_refused_acquisition_is_not_retried() {
     let mut rig = Stuck::new(None);
     rig.refuse = true;
-    let report = run_sequence(
-        &plan(2),
-        false,
-        &mut rig,
-        &mut [],
-        &policy(),
-        Control::none(),
-    )
-    .await;
+    let report = run(&mut rig, 2, &mut []).await;
     assert_eq!(rig.acquisitions, 1);
     assert_eq!(report.sweep_retries, 0);
     match &report.outcome {
@@ -476,15 +445,7 @@ impl StepCallback for LateFailure {
 async fn a_required_sinks_late_failure_still_fails_the_sequence() {
     let mut rig = Stuck::new(None);
     let mut chain: Vec<Box<dyn StepCallback>> = vec![Box::new(LateFailure)];
-    let report = run_sequence(
-        &plan(2),
-        false,
-        &mut rig,
-        &mut chain,
-        &policy(),
-        Control::none(),
-    )
-    .await;
+    let report = run(&mut rig, 2, &mut chain).await;
     match &report.outcome {
         SequenceOutcome::IoFail(reason) => assert!(reason.contains("disk full"), "{reason}"),
         other => panic!("expected an I/O failure, got {other:?}"),

@@ -59,7 +59,12 @@ if [ -z "$bin_dir" ]; then
   # shellcheck disable=SC1091
   source "$here/env.sh"
   "$here/install-deps.sh"
-  cargo build --release --quiet --manifest-path "$repo/Cargo.toml" -p daemon -p sim -p plot-cli
+  manifest=(--manifest-path "$repo/Cargo.toml")
+  cargo build --release --quiet "${manifest[@]}" -p plot-cli
+  cargo build --release --quiet "${manifest[@]}" -p daemon --bin fws-sim
+  # Last, and without the built-in simulator: the site's daemon links none
+  # (--test-mode then runs against fws-sim with --no-sim).
+  cargo build --release --quiet "${manifest[@]}" -p daemon --bin fws-daemon --no-default-features
   bin_dir="$CARGO_TARGET_DIR/release"
 fi
 for exe in fws-daemon fws-plot fws-sim; do

@@ -9,6 +9,7 @@ mod context;
 mod cycle;
 #[cfg(test)]
 mod db;
+mod embedded_sim;
 mod host;
 mod journal;
 mod logging;
@@ -25,7 +26,6 @@ use cli::{Args, PvHost};
 use context::Context;
 use host::Bridge;
 use planner::{ScannerIndex, DEFAULT_MAX_STEPS};
-use sim::{SimConfig, SimIoc};
 use station::Station;
 use station::{Naming, Prefixes, PvGroups};
 use std::path::{Path, PathBuf};
@@ -145,7 +145,7 @@ struct Setup {
     station: Station,
     data_root: PathBuf,
     log_dir: PathBuf,
-    sim: Option<SimConfig>,
+    sim: Option<embedded_sim::Settings>,
     groups: (PvGroups, PvGroups),
     /// Test-only stall injection (see [`STALL_INJECTION_ENV`]).
     stall_after: Option<Duration>,
@@ -194,10 +194,7 @@ impl Setup {
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("var/log/fws-daemon/fws-{:02}", index.get())));
         let sim = if args.test_mode && !args.no_sim {
-            Some(match &args.sim_config {
-                Some(path) => SimConfig::load(path).map_err(|e| e.to_string())?,
-                None => SimConfig::default(),
-            })
+            Some(embedded_sim::Settings::load(args.sim_config.as_deref())?)
         } else {
             if args.sim_config.is_some() {
                 return Err("--sim-config needs --test-mode without --no-sim".into());
@@ -341,7 +338,7 @@ struct Files {
     saved_problem: Option<String>,
 }
 
-async fn serve(setup: Setup, files: Files) -> Result<(), String> {
+async fn serve(mut setup: Setup, files: Files) -> Result<(), String> {
     let Files {
         recovered,
         data_root,
@@ -364,7 +361,8 @@ async fn serve(setup: Setup, files: Files) -> Result<(), String> {
             let (restored, specs) = restore(&setup, specs, &saved, saved_problem);
             let (autosave, writer) = Autosave::start(autosave_path, saved, autosave::PERIOD)?;
             autosave_writer = Some(writer);
-            let (server, writes, sim) = start_server(&setup, specs)?;
+            let settings = setup.sim.take();
+            let (server, writes, sim) = start_server(&setup, specs, settings)?;
             let hosting = format!(
                 "serving {main}* on port {}, {restored} inputs restored{}",
                 server.port(),
@@ -539,24 +537,19 @@ fn restore(
 fn start_server(
     setup: &Setup,
     mut specs: Vec<ca::PvSpec>,
+    sim: Option<embedded_sim::Settings>,
 ) -> Result<
     (
         Arc<ca::PvServer>,
         tokio::sync::mpsc::Receiver<ca::WriteEvent>,
-        Option<Arc<SimIoc>>,
+        Option<embedded_sim::Embedded>,
     ),
     String,
 > {
-    let sim = setup.sim.clone().map(|config| {
-        Arc::new(SimIoc::new(
-            &setup.prefixes,
-            &setup.groups.0,
-            &setup.groups.1,
-            config,
-        ))
-    });
+    let sim =
+        sim.map(|settings| embedded_sim::Embedded::new(settings, &setup.prefixes, &setup.groups));
     if let Some(sim) = &sim {
-        specs.extend(sim.pv_specs());
+        specs.extend(sim.specs());
     }
     let port = std::env::var("EPICS_CA_SERVER_PORT")
         .ok()

@@ -18,7 +18,6 @@ use crate::watchdog::{Liveness, BEAT_PERIOD};
 use ca::{PvServer, WriteEvent};
 use machine::{Action, Cycle, Event, Level};
 use runner::{control_channel, ControlSender};
-use sim::SimIoc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -39,7 +38,7 @@ pub struct Watch {
 pub async fn run(
     ctx: Arc<Context>,
     mut writes: mpsc::Receiver<WriteEvent>,
-    sim: Option<(Arc<SimIoc>, Arc<PvServer>)>,
+    sim: Option<(crate::embedded_sim::Embedded, Arc<PvServer>)>,
     autosave: Option<Autosave>,
     watch: Watch,
     shutdown: impl std::future::Future<Output = ()>,
@@ -69,10 +68,9 @@ pub async fn run(
             }
             event = writes.recv() => match event {
                 None => Event::Shutdown,
-                Some(WriteEvent::Accepted(w)) if sim.as_ref().is_some_and(|(s, _)| s.owns(&w.name)) => {
-                    if let Some((sim, server)) = &sim {
-                        sim.on_write(&w, server);
-                    }
+                Some(WriteEvent::Accepted(w))
+                    if sim.as_ref().is_some_and(|(sim, server)| sim.on_write(&w, server)) =>
+                {
                     continue;
                 }
                 Some(event) => match Event::from_write(event, &main) {

@@ -156,6 +156,8 @@ fn scenario(sim: &Path, label: &str, samples: usize) {
     });
     drop(processes);
     report(label, samples, &results);
+    let log = std::fs::read_to_string(work.path().join("daemon.log")).unwrap_or_default();
+    phases(&log);
     if std::env::var_os("FWS_BENCH_KEEP").is_some() {
         println!("  kept: {}", work.keep().display());
     }
@@ -248,4 +250,29 @@ fn report(label: &str, samples: usize, runs: &[Sequence]) {
         REFERENCE_TRIGGER_LATENCY_S * 1e3
     );
     println!("  TaskDuration PV [s]: {}", durations.join(", "));
+}
+
+/// The daemon's own account of each sequence ("time per phase: pre-step 1.2
+/// ms, moves ...", logged at its end), per step: what the dead time is made
+/// of.
+fn phases(log: &str) {
+    for (run, line) in log
+        .lines()
+        .filter_map(|l| l.split_once("time per phase: ").map(|(_, p)| p))
+        .enumerate()
+    {
+        let per_step: Vec<String> = line
+            .split(", ")
+            .filter_map(|part| {
+                let (name, value) = part.trim().rsplit_once(' ')?.0.rsplit_once(' ')?;
+                let ms: f64 = value.parse().ok()?;
+                Some(format!("{name} {:.2}", ms / f64::from(STEPS)))
+            })
+            .collect();
+        println!(
+            "  sequence {} per step [ms]: {}",
+            run + 1,
+            per_step.join(", ")
+        );
+    }
 }

@@ -10,6 +10,7 @@
 use crate::Publish;
 use async_trait::async_trait;
 use fitting::{fit_gaussian, separate_signal_noise, step_metrics, KMeansConfig, RoiMode};
+use rayon::prelude::*;
 use runner::Value;
 use runner::{Analysis, CallbackError, Quantity, StepCallback, StepContext, StepData};
 use std::sync::Arc;
@@ -343,8 +344,9 @@ impl StepCallback for GaussFitCallback {
         ctx: &StepContext,
         data: &mut StepData,
     ) -> Result<(), CallbackError> {
-        let x = match data.find("scan", &self.inputs.position).map(|r| &r.value) {
-            Some(Value::Doubles(x)) => x.clone(),
+        let read: &StepData = data;
+        let x = match read.find("scan", &self.inputs.position).map(|r| &r.value) {
+            Some(Value::Doubles(x)) => x,
             _ => {
                 return Err(CallbackError(format!(
                     "step {}: no {} array to fit against",
@@ -354,7 +356,7 @@ impl StepCallback for GaussFitCallback {
             }
         };
         // Up to 8 traces of 100k samples: milliseconds of CPU each.
-        let results = cpu_bound(|| self.fit_step(ctx, data, &x));
+        let results = cpu_bound(|| self.fit_step(ctx, read, x));
         for analysis in results {
             data.add_analysis(analysis);
         }
@@ -380,14 +382,23 @@ impl GaussFitCallback {
     /// each quantity filed under its PV's full name.
     fn fit_step(&mut self, ctx: &StepContext, data: &StepData, x: &[f64]) -> Vec<Analysis> {
         let mut results = Vec::new();
-        for (channel, state) in FIT_CHANNELS.iter().zip(&mut self.channels) {
-            let Some(y) = trace(data, &self.inputs.traces_group, channel) else {
-                continue;
-            };
-            let n = x.len().min(y.len());
-            let metrics = match step_metrics(&x[..n], &y[..n], RoiMode::Dynamic) {
-                Ok(m) => m,
-                Err(e) => {
+        // The channels' profile points are independent: computed on every
+        // core at once, then taken in channel order.
+        let group = &self.inputs.traces_group;
+        let metrics: Vec<_> = FIT_CHANNELS
+            .par_iter()
+            .map(|channel| {
+                let y = trace(data, group, channel)?;
+                let n = x.len().min(y.len());
+                Some(step_metrics(&x[..n], &y[..n], RoiMode::Dynamic))
+            })
+            .collect();
+        for ((channel, state), metrics) in FIT_CHANNELS.iter().zip(&mut self.channels).zip(metrics)
+        {
+            let metrics = match metrics {
+                None => continue,
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
                     tracing::debug!(channel, step = ctx.index + 1, "no profile point: {e}");
                     continue;
                 }

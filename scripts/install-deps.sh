@@ -27,7 +27,8 @@ for pkg in libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-rend
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 # The systemd unit's tests: systemd-analyze verify/security/syscall-filter
-# offline, and strace for the system calls the daemon makes.
+# offline, and strace for the system calls the daemon makes (and to kill
+# the HDF5 writer at each of its writes, callbacks/tests/killed_writer.rs).
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v strace >/dev/null 2>&1 || need+=(strace)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then

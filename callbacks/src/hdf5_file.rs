@@ -12,6 +12,18 @@ use runner::Value;
 use runner::{Entry, StepData};
 use std::path::{Path, PathBuf};
 
+/// What [`ScanFile::publish_leftover`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leftover {
+    /// Nothing to do.
+    Absent,
+    /// The part file is the file now.
+    Published,
+    /// The part file does not read as a scan file (no step was whole): left
+    /// where it is, at this path.
+    Kept(PathBuf),
+}
+
 /// What the file's root records about the sequence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RootAttributes {
@@ -122,6 +134,23 @@ fn plain(detail: &str) -> String {
 pub struct ScanFile {
     file: File,
     path: PathBuf,
+    /// Until its first step is whole (or the sequence ends), the file is
+    /// built under a hidden part name; see [`ScanFile::create_in`].
+    unpublished: std::sync::Mutex<Option<Unpublished>>,
+}
+
+/// A file still under its part name.
+struct Unpublished {
+    folder: dataroot::Folder,
+    part: String,
+    name: String,
+    /// Held so the part stays this file while it is named.
+    _created: dataroot::Created,
+}
+
+/// The hidden name a file is built under before it is published as `name`.
+pub fn part_name(name: &str) -> String {
+    format!(".{name}.part")
 }
 
 impl ScanFile {
@@ -147,37 +176,143 @@ impl ScanFile {
     /// scans of the same range in the same minute) `<stem>_2.h5`,
     /// `<stem>_3.h5`, ...: never overwrites, never follows a link. Any other
     /// failure (no space, read-only) is reported as the operating system
-    /// said it, and leaves no empty file behind. Writes the root
-    /// attributes, with `file_path` the path really created, flushed.
+    /// said it, and leaves no file behind. Writes the root attributes, with
+    /// `file_path` the path the file will have, flushed.
+    ///
+    /// The file is built as `.<name>.part` and takes its name when its first
+    /// step is whole ([`ScanFile::write_step`]) or the sequence ends
+    /// ([`ScanFile::finish`]): a process killed before that leaves no
+    /// half-made file under a scan's name. Creating the file and adding the
+    /// first step are the two moments where HDF5 would write a pointer
+    /// before what it points to; every later step is added safely.
     pub fn create_in(
         folder: &dataroot::Folder,
         name: &str,
         root: &RootAttributes,
     ) -> Result<Self, FileError> {
-        let (candidate, created) = reserve_name(folder, name)?;
-        let path = folder.path().join(&candidate);
-        // Ours, empty, held open: HDF5 writes it from the start.
-        let begun = cloexec::h5::create_trunc(folder.through_descriptor(&candidate))
-            .map_err(|e| FileError::hdf5(&path, "creating the file", &e))
-            .and_then(|file| {
-                let out = Self {
-                    file,
-                    path: path.clone(),
-                };
-                out.begin(root)
-                    .map_err(|e| FileError::hdf5(&path, "writing the root attributes", &e))?;
-                out.flush()?;
-                Ok(out)
-            });
-        if begun.is_err() {
-            // Not a usable file (HDF5 refused it, or the disk filled after
-            // the first bytes): never left behind, never someone else's
-            // removed. The HDF5 handle is closed by now.
-            if let Err(removing) = folder.remove_if(&candidate, &created) {
-                tracing::warn!("removing the unusable {}: {removing}", path.display());
+        let os = |candidate: &str, e: &std::io::Error| {
+            FileError::os(&folder.path().join(candidate), "creating the file", e)
+        };
+        for candidate in name_variants(name) {
+            if folder.exists(&candidate).map_err(|e| os(&candidate, &e))? {
+                continue;
+            }
+            let part = part_name(&candidate);
+            let created = match folder.create_new(&part) {
+                Ok(created) => created,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // Left by a process killed while creating this name.
+                    folder.remove(&part).map_err(|e| os(&candidate, &e))?;
+                    folder.create_new(&part).map_err(|e| os(&candidate, &e))?
+                }
+                Err(e) => return Err(os(&candidate, &e)),
+            };
+            let path = folder.path().join(&candidate);
+            let begun = root_layout(root.num_scans)
+                .and_then(|fcpl| {
+                    cloexec::h5::create_trunc_with(folder.through_descriptor(&part), &fcpl)
+                })
+                .map_err(|e| FileError::hdf5(&path, "creating the file", &e))
+                .and_then(|file| {
+                    let out = Self {
+                        file,
+                        path: path.clone(),
+                        unpublished: Default::default(),
+                    };
+                    out.begin(root)
+                        .map_err(|e| FileError::hdf5(&path, "writing the root attributes", &e))?;
+                    out.flush()?;
+                    Ok(out)
+                })
+                .and_then(|out| {
+                    let folder = folder.try_clone().map_err(|e| os(&candidate, &e))?;
+                    Ok((out, folder))
+                });
+            match begun {
+                Ok((out, folder)) => {
+                    *out.pending() = Some(Unpublished {
+                        folder,
+                        part,
+                        name: candidate,
+                        _created: created,
+                    });
+                    return Ok(out);
+                }
+                Err(e) => {
+                    // Not a usable file (HDF5 refused it, or the disk
+                    // filled after the first bytes): never left behind,
+                    // never someone else's removed. The HDF5 handle is
+                    // closed by now.
+                    if let Err(removing) = folder.remove_if(&part, &created) {
+                        tracing::warn!("removing the unusable {}: {removing}", path.display());
+                    }
+                    return Err(e);
+                }
             }
         }
-        begun
+        Err(FileError::new(
+            &folder.path().join(name),
+            format!("it and {MAX_VARIANTS} numbered variants exist already"),
+        ))
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Option<Unpublished>> {
+        self.unpublished.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gives a file still under its part name its own name (nothing to do
+    /// after the first time).
+    fn publish(&self) -> Result<(), FileError> {
+        let mut pending = self.pending();
+        let Some(file) = pending.as_ref() else {
+            return Ok(());
+        };
+        match file.folder.rename_new(&file.part, &file.name) {
+            Ok(()) => {
+                *pending = None;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(FileError::new(
+                &self.path,
+                format!(
+                    "the name was taken while the first step was written (another writer \
+                     in this folder?); the file is kept as {}",
+                    file.part
+                ),
+            )),
+            Err(e) => Err(FileError::os(&self.path, "naming the file", &e)),
+        }
+    }
+
+    /// At start, for a file a killed daemon left under its part name: the
+    /// part renamed to `path` when it reads as a scan file (it holds the
+    /// root attributes and perhaps the first step), else left as it is
+    /// (killed while creating the file or adding its first step: it holds no
+    /// whole step). Says which; `Absent` when `path` exists or no part does.
+    pub fn publish_leftover(path: &Path) -> Result<Leftover, FileError> {
+        let Some((parent, name)) = path
+            .parent()
+            .zip(path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        else {
+            return Ok(Leftover::Absent);
+        };
+        let os = |e: &std::io::Error| FileError::os(path, "publishing the part file", e);
+        let folder = dataroot::DataRoot::open(parent)
+            .map_err(|e| os(&e))?
+            .folder(Path::new(""), false)
+            .map_err(|e| FileError::new(parent, e.to_string()))?;
+        let part = part_name(&name);
+        if folder.exists(&name).map_err(|e| os(&e))? || !folder.exists(&part).map_err(|e| os(&e))? {
+            return Ok(Leftover::Absent);
+        }
+        let readable = cloexec::h5::open_read(folder.through_descriptor(&part))
+            .and_then(|f| f.member_names().map(|_| ()))
+            .is_ok();
+        if !readable {
+            return Ok(Leftover::Kept(folder.path().join(part)));
+        }
+        folder.rename_new(&part, &name).map_err(|e| os(&e))?;
+        Ok(Leftover::Published)
     }
 
     /// The root attributes, `exit_status` Running.
@@ -208,12 +343,15 @@ impl ScanFile {
             "daemon_version",
             &Value::Text(root.daemon_version.clone()),
         )?;
-        attr_value(loc, "plan", &Value::Doubles(root.plan.clone()))?;
+        attr_value(loc, "plan", &plan_value(&root.plan))?;
         attr_value(
             loc,
             "exit_status",
             &Value::Text(runner::ExitStatus::Running.label().into()),
-        )
+        )?;
+        // Here from the start, so each step rewrites it in place (a new
+        // attribute could move the root's header).
+        attr_value(loc, "completed_steps", &Value::Long(0))
     }
 
     /// Opens an existing file to record its ending (a file a daemon left
@@ -224,6 +362,7 @@ impl ScanFile {
         Ok(Self {
             file,
             path: path.to_path_buf(),
+            unpublished: Default::default(),
         })
     }
 
@@ -257,6 +396,16 @@ impl ScanFile {
 
     /// Writes step `index` (0-based) as group `scan_NNN` and flushes it to
     /// disk before returning.
+    ///
+    /// In three flushes, so that a process killed at any instant leaves a
+    /// file that reads whole: the step is built in a group no link reaches
+    /// yet and flushed (a kill now leaves unreachable bytes); then linked
+    /// as `scan_NNN`, which rewrites only the root's symbol table, sized at
+    /// creation for the whole sequence (see `root_layout`); then
+    /// `completed_steps` is rewritten in place. One flush for all of it
+    /// would let HDF5 write the root's new link before the objects it
+    /// points to, and a kill between the two leaves a root that cannot be
+    /// listed (`callbacks/tests/killed_writer.rs` kills at every write).
     pub fn write_step(&self, index: usize, data: &StepData) -> Result<(), FileError> {
         let name = step_group_name(index);
         let err = |what: String, e: hdf5::Error| {
@@ -266,10 +415,7 @@ impl ScanFile {
                 &e,
             )
         };
-        let group = self
-            .file
-            .create_group(&name)
-            .map_err(|e| err("creating the group".into(), e))?;
+        let group = unlinked_group(&self.file).map_err(|e| err("creating the group".into(), e))?;
         for (pv, value) in &data.metadata {
             attr_value(&group, pv, value).map_err(|e| err(format!("attribute {pv}"), e))?;
         }
@@ -282,15 +428,13 @@ impl ScanFile {
                     .map_err(|e| err(format!("dataset {group_name}/{}", entry.name), e))?;
             }
         }
-        // In the same flush as the step: a file left open by a daemon that
-        // died says itself how many steps it holds whole.
-        replace_attr(
-            &self.file,
-            "completed_steps",
-            &Value::Long(index as i64 + 1),
-        )
-        .map_err(|e| err("completed_steps".into(), e))?;
-        self.flush()
+        self.flush()?;
+        link(&group, &self.file, &name).map_err(|e| err("linking the group".into(), e))?;
+        self.flush()?;
+        set_long(&self.file, "completed_steps", index as i64 + 1)
+            .map_err(|e| err("completed_steps".into(), e))?;
+        self.flush()?;
+        self.publish()
     }
 
     /// Records how the sequence ended and flushes.
@@ -300,15 +444,15 @@ impl ScanFile {
             // Created as "Running" at the start: replace it.
             replace_attr(loc, "exit_status", &Value::Text(exit.exit_status.clone()))?;
             replace_attr(loc, "exit_reason", &Value::Text(exit.exit_reason.clone()))?;
-            replace_attr(
-                loc,
-                "completed_steps",
-                &Value::Long(exit.completed_steps as i64),
-            )?;
+            set_long(loc, "completed_steps", exit.completed_steps as i64)?;
             Ok(())
         };
-        write().map_err(|e| FileError::hdf5(&self.path, "recording the exit status", &e))?;
-        self.flush()
+        let recorded = write()
+            .map_err(|e| FileError::hdf5(&self.path, "recording the exit status", &e))
+            .and_then(|()| self.flush());
+        // A file without steps takes its name now, its ending recorded or
+        // not (the journal records it later then).
+        self.publish().and(recorded)
     }
 
     fn flush(&self) -> Result<(), FileError> {
@@ -318,15 +462,21 @@ impl ScanFile {
     }
 }
 
+impl Drop for ScanFile {
+    /// A file dropped before its sequence ended (a failure on the way)
+    /// still takes its name: what it holds is whole.
+    fn drop(&mut self) {
+        if let Err(e) = self.publish() {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
 /// Most `_N` variants tried before giving up.
 const MAX_VARIANTS: u32 = 999;
 
-/// Creates `name` exclusively in `folder` (empty), or its first free `_N`
-/// variant: the name taken and the file, held.
-fn reserve_name(
-    folder: &dataroot::Folder,
-    name: &str,
-) -> Result<(String, dataroot::Created), FileError> {
+/// `name`, then `<stem>_2<ext>` .. `<stem>_{MAX_VARIANTS + 1}<ext>`.
+fn name_variants(name: &str) -> impl Iterator<Item = String> + '_ {
     let wanted = Path::new(name);
     let stem = wanted
         .file_stem()
@@ -336,26 +486,8 @@ fn reserve_name(
         .extension()
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
-    let mut candidate = name.to_string();
-    // The plain name, then _2 .. _{MAX_VARIANTS + 1}: MAX_VARIANTS variants.
-    for n in 2..=MAX_VARIANTS + 2 {
-        match folder.create_new(&candidate) {
-            Ok(created) => return Ok((candidate, created)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(FileError::os(
-                    &folder.path().join(&candidate),
-                    "creating the file",
-                    &e,
-                ))
-            }
-        }
-        candidate = format!("{stem}_{n}{extension}");
-    }
-    Err(FileError::new(
-        &folder.path().join(name),
-        format!("it and {MAX_VARIANTS} numbered variants exist already"),
-    ))
+    std::iter::once(name.to_string())
+        .chain((2..=MAX_VARIANTS + 1).map(move |n| format!("{stem}_{n}{extension}")))
 }
 
 /// `scan_001`, `scan_002`, ... (three digits at least, as the reference).
@@ -369,6 +501,97 @@ fn text(t: &str) -> hdf5::Result<VarLenUnicode> {
     clean
         .parse::<VarLenUnicode>()
         .map_err(|e| hdf5::Error::from(e.to_string()))
+}
+
+/// Most positions the `plan` attribute holds as numbers: an attribute lives
+/// in one object-header message, of less than 64 KiB.
+const MAX_PLAN_POSITIONS: usize = 8_000;
+
+/// The `plan` attribute: the positions, or for a plan too long for one
+/// attribute the exact `linspace(first, last, n)` it is (every plan is one,
+/// to the last bit, relative plans shifted already).
+fn plan_value(plan: &[f64]) -> Value {
+    match plan {
+        [first, .., last] if plan.len() > MAX_PLAN_POSITIONS => {
+            Value::Text(format!("linspace({first:?}, {last:?}, {})", plan.len()))
+        }
+        _ => Value::Doubles(plan.to_vec()),
+    }
+}
+
+/// Leaf-node K the file's superblock can hold (a 16-bit field).
+const MAX_LEAF_K: u32 = 32_767;
+
+/// Bytes a step group's name takes in the root's name heap: `scan_NNNNN`
+/// and its NUL, rounded up to HDF5's 8-byte alignment.
+const NAME_SLOT: usize = 16;
+
+/// Creation properties under which adding a step group to the root moves
+/// nothing: the root's symbol table gets one node big enough for every
+/// step of the sequence and a name heap sized for their names. A growing
+/// table splits nodes or moves its heap, and HDF5 writes the pointer to the
+/// new place before the place itself: a process killed between the two
+/// leaves a root that cannot be listed (`tests/killed_writer.rs` finds it).
+/// Compact links in the root's own header would avoid the table, but HDF5
+/// 1.10 misreads a version-1 header sized for more than about 1 500.
+fn root_layout(num_scans: u32) -> hdf5::Result<hdf5::plist::FileCreate> {
+    let steps = num_scans.max(1);
+    let leaf_k = steps.div_ceil(2).clamp(4, MAX_LEAF_K);
+    let fcpl = hdf5::plist::FileCreate::build().sym_k(0, leaf_k).finish()?;
+    // The heap also holds the empty name at offset 0.
+    let heap = (steps as usize + 2) * NAME_SLOT;
+    hdf5::sync::sync(|| {
+        // SAFETY: a live file-creation list (a subclass of group creation,
+        // whose heap hint sizes the root group's heap).
+        unsafe { hdf5::h5check(hdf5_sys::h5p::H5Pset_local_heap_size_hint(fcpl.id(), heap)) }
+    })?;
+    Ok(fcpl)
+}
+
+/// A new group in `file` that no link reaches yet.
+fn unlinked_group(file: &File) -> hdf5::Result<hdf5::Group> {
+    hdf5::sync::sync(|| {
+        // SAFETY: `file.id()` is a live file; the new id is checked and
+        // owned by the returned group, which closes it.
+        unsafe {
+            let id = hdf5::h5check(hdf5_sys::h5g::H5Gcreate_anon(
+                file.id(),
+                hdf5_sys::h5p::H5P_DEFAULT,
+                hdf5_sys::h5p::H5P_DEFAULT,
+            ))?;
+            hdf5::from_id::<hdf5::Group>(id)
+        }
+    })
+}
+
+/// Links `group` into `file`'s root as `name`.
+fn link(group: &hdf5::Group, file: &File, name: &str) -> hdf5::Result<()> {
+    let name = std::ffi::CString::new(name).map_err(|e| hdf5::Error::from(e.to_string()))?;
+    hdf5::sync::sync(|| {
+        // SAFETY: live group and file ids, a NUL-terminated name that
+        // outlives the call, default property lists.
+        unsafe {
+            hdf5::h5check(hdf5_sys::h5o::H5Olink(
+                group.id(),
+                file.id(),
+                name.as_ptr(),
+                hdf5_sys::h5p::H5P_DEFAULT,
+                hdf5_sys::h5p::H5P_DEFAULT,
+            ))
+        }
+    })
+    .map(|_| ())
+}
+
+/// Sets integer attribute `name`, in place when it exists as one (the same
+/// bytes of the object header rewritten), else created.
+fn set_long(loc: &Location, name: &str, value: i64) -> hdf5::Result<()> {
+    if let Ok(attr) = loc.attr(name) {
+        if attr.is_scalar() && attr.dtype()?.is::<i64>() {
+            return attr.write_scalar(&value);
+        }
+    }
+    replace_attr(loc, name, &Value::Long(value))
 }
 
 /// Sets attribute `name`, replacing it when it exists.

@@ -17,7 +17,9 @@ pub use gauss_fit::{
     fit_subject, FitInputs, FitQuantity, GaussFitCallback, FIT_CHANNELS, FIT_GROUP,
     GAUSS_FIT_SOURCE,
 };
-pub use hdf5_file::{step_group_name, ExitAttributes, FileError, RootAttributes, ScanFile};
+pub use hdf5_file::{
+    part_name, step_group_name, ExitAttributes, FileError, Leftover, RootAttributes, ScanFile,
+};
 pub use status::StatusCallback;
 pub use writer::{Durability, Hdf5Writer};
 

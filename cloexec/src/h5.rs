@@ -24,6 +24,34 @@ pub fn create_trunc(path: impl AsRef<Path>) -> hdf5::Result<File> {
     guarded(File::create(path)?)
 }
 
+/// Creates `path` with the creation properties `fcpl`, truncating it if it
+/// exists (for a file this process has just created itself).
+pub fn create_trunc_with(
+    path: impl AsRef<Path>,
+    fcpl: &hdf5::plist::FileCreate,
+) -> hdf5::Result<File> {
+    // Through the C call: hdf5-metno's builder copies only the properties
+    // it knows, which drops a group-creation hint such as the root's heap
+    // size.
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_ref().as_os_str().as_bytes())
+        .map_err(|e| hdf5::Error::from(e.to_string()))?;
+    let file = hdf5::sync::sync(|| {
+        // SAFETY: a NUL-terminated path and a live creation list, both
+        // outliving the call; the new id is checked and owned by the File.
+        unsafe {
+            let id = hdf5::h5check(hdf5_sys::h5f::H5Fcreate(
+                name.as_ptr(),
+                hdf5_sys::h5f::H5F_ACC_TRUNC,
+                fcpl.id(),
+                hdf5_sys::h5p::H5P_DEFAULT,
+            ))?;
+            hdf5::from_id::<File>(id)
+        }
+    })?;
+    guarded(file)
+}
+
 fn guarded(file: File) -> hdf5::Result<File> {
     close_on_exec(&file)?;
     Ok(file)
@@ -110,5 +138,7 @@ mod tests {
         assert!(close_on_exec_set(&open_read(&path).unwrap()));
         assert!(close_on_exec_set(&open_rw(&path).unwrap()));
         assert!(close_on_exec_set(&create_trunc(&path).unwrap()));
+        let fcpl = hdf5::plist::FileCreate::build().finish().unwrap();
+        assert!(close_on_exec_set(&create_trunc_with(&path, &fcpl).unwrap()));
     }
 }

@@ -11,7 +11,7 @@
 //! padded to [`NOTE_BYTES`], so that recording an ending later rewrites
 //! bytes already on disk in place: that works on a full disk.
 
-use callbacks::{ExitAttributes, ScanFile};
+use callbacks::{ExitAttributes, Leftover, ScanFile};
 use runner::ExitStatus;
 use serde::{Deserialize, Serialize};
 use std::io::{Seek, Write};
@@ -175,6 +175,22 @@ impl Journal {
 
 /// Records the ending in a file still marked Running.
 fn mark(note: &Note) -> Result<Recovered, String> {
+    // Killed before the first step was whole: the file is still its part.
+    match ScanFile::publish_leftover(&note.file).map_err(|e| e.to_string())? {
+        Leftover::Absent | Leftover::Published => {}
+        Leftover::Kept(part) => {
+            return Ok(Recovered {
+                file: note.file.clone(),
+                marked: false,
+                exit_status: String::new(),
+                reason: format!(
+                    "the daemon stopped before the file's first step was whole; what it \
+                     wrote is left in {}",
+                    part.display()
+                ),
+            })
+        }
+    }
     let file = ScanFile::open_existing(&note.file).map_err(|e| e.to_string())?;
     let status = file.exit_status().unwrap_or_default();
     if status != ExitStatus::Running.label() {
@@ -233,7 +249,8 @@ mod tests {
         for i in 0..steps {
             file.write_step(i, &runner::StepData::default()).unwrap();
         }
-        // Dropped without finish: what a killed daemon leaves.
+        // Dropped without finish: what a killed daemon leaves once the
+        // first step is whole (a dropped file takes its name).
         path
     }
 
@@ -266,6 +283,35 @@ mod tests {
         assert_eq!((status.as_str(), steps), ("Interrupted", 3));
         assert!(reason.contains("3 steps are complete"), "{reason}");
         assert_eq!(journal.recover().unwrap(), None, "the note is gone");
+    }
+
+    /// A daemon killed before the file's first step was whole leaves it
+    /// under its hidden part name: the next start publishes and marks it;
+    /// a part that does not read (killed while creating it) stays hidden,
+    /// reported, and no file appears under the scan's name.
+    #[test]
+    fn a_part_left_by_a_kill_is_published_or_kept_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let file = running_file(&root, 0);
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let part = root.join(callbacks::part_name(&name));
+        // What the disk holds after the kill (a dropped file publishes).
+        std::fs::rename(&file, &part).unwrap();
+        let journal = Journal::new(&root, 3);
+        journal.open(&file).unwrap();
+        let found = journal.recover().unwrap().unwrap();
+        assert!(found.marked, "{found:?}");
+        assert!(file.exists() && !part.exists());
+        assert_eq!(attrs(&file).0, "Interrupted");
+
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(&part, b"\x89HDF\r\n").unwrap();
+        journal.open(&file).unwrap();
+        let found = journal.recover().unwrap().unwrap();
+        assert!(!found.marked && found.exit_status.is_empty(), "{found:?}");
+        assert!(found.reason.contains(".part"), "{}", found.reason);
+        assert!(!file.exists() && part.exists());
     }
 
     /// A8: the ending the daemon could not write (disk full) is written at

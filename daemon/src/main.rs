@@ -441,6 +441,10 @@ async fn serve(mut setup: Setup, files: Files) -> Result<(), String> {
     );
     match recovered {
         Ok(None) => {}
+        // No file came of it (see journal::mark).
+        Ok(Some(found)) if !found.marked && found.exit_status.is_empty() => {
+            warn!("{:?}: {}", found.file, found.reason)
+        }
         Ok(Some(found)) if !found.marked => info!(
             "the last daemon's note named {:?}, which it had closed after all ({})",
             found.file, found.exit_status

@@ -335,8 +335,13 @@ put("Trigger", 1)
 check(eventually("InfoLog", "paused before step 1 of 3"), f"InfoLog {text('InfoLog')!r}")
 time.sleep(0.5)
 held = [f for f in files() if f not in before]
-check(get("Busy") == 1 and len(held) == 1, "held: busy, the file created")
-with h5py.File(held[0], "r", locking=False) as f:  # the daemon has it open
+# Until its first step is whole the file is its hidden part, named by
+# FileName already.
+part = [os.path.join(r, n) for r, _, names in os.walk(DATA) for n in names
+        if n == f".{text('FileName')}.part"]
+check(get("Busy") == 1 and held == [] and len(part) == 1,
+      f"held: busy, the file created as its part ({held} {part})")
+with h5py.File(part[0], "r", locking=False) as f:  # the daemon has it open
     check(len(f.keys()) == 0 and f.attrs["exit_status"] == "Running", "no step yet, Running")
 put("ScanControl", "RESUME")
 deadline = time.time() + 20

@@ -212,6 +212,15 @@ fn kind_of(file_type: FileType) -> &'static str {
 }
 
 impl Folder {
+    /// The same folder on a second descriptor (for a file that must rename
+    /// itself later).
+    pub fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(Self {
+            path: self.path.clone(),
+            fd: self.fd.try_clone()?,
+        })
+    }
+
     /// Its path (for messages and the file's own record of where it is).
     pub fn path(&self) -> &Path {
         &self.path
@@ -239,6 +248,37 @@ impl Folder {
             dev: st.st_dev,
             ino: st.st_ino,
         })
+    }
+
+    /// Gives the file `from` the name `to`, atomically and only if `to` is
+    /// free (`AlreadyExists` otherwise): a file built under a temporary
+    /// name appears whole or not at all.
+    pub fn rename_new(&self, from: &str, to: &str) -> std::io::Result<()> {
+        rfs::renameat_with(&self.fd, from, &self.fd, to, rfs::RenameFlags::NOREPLACE)?;
+        Ok(())
+    }
+
+    /// Removes the regular file `name` (a link or anything else is refused
+    /// with `InvalidInput` and left alone).
+    pub fn remove(&self, name: &str) -> std::io::Result<()> {
+        let st = rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", self.path.join(name).display()),
+            ));
+        }
+        rfs::unlinkat(&self.fd, name, AtFlags::empty())?;
+        Ok(())
+    }
+
+    /// Whether anything (a link included) has the name `name` here.
+    pub fn exists(&self, name: &str) -> std::io::Result<bool> {
+        match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(_) => Ok(true),
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Removes `name` if it is still the file `id` (a file this process
@@ -355,6 +395,33 @@ mod tests {
             root.folder(Path::new("file/x"), true),
             Err(PathError::NotFolder { .. })
         ));
+    }
+
+    #[test]
+    fn a_part_file_takes_only_a_free_name_and_links_are_never_removed() {
+        let (inside, outside, root) = root();
+        let folder = root.folder(Path::new("out"), true).unwrap();
+        let _part = folder.create_new(".a.h5.part").unwrap();
+        std::fs::write(inside.path().join("out/taken.h5"), "theirs").unwrap();
+        let refused = folder.rename_new(".a.h5.part", "taken.h5").unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(
+            std::fs::read_to_string(inside.path().join("out/taken.h5")).unwrap(),
+            "theirs"
+        );
+        assert!(!folder.exists("a.h5").unwrap());
+        folder.rename_new(".a.h5.part", "a.h5").unwrap();
+        assert!(folder.exists("a.h5").unwrap());
+        assert!(!folder.exists(".a.h5.part").unwrap());
+        // A dangling link exists too, and is not removed as a file.
+        std::os::unix::fs::symlink(outside.path().join("x"), inside.path().join("out/l")).unwrap();
+        assert!(folder.exists("l").unwrap());
+        assert_eq!(
+            folder.remove("l").unwrap_err().kind(),
+            std::io::ErrorKind::InvalidInput
+        );
+        folder.remove("a.h5").unwrap();
+        assert!(!folder.exists("a.h5").unwrap());
     }
 
     #[test]

@@ -1,0 +1,12 @@
+//! Watlow Standard Bus, sans-I/O: the frame ([`frame`]), its CRCs
+//! ([`crc`]), the attribute service carried inside ([`payload`]) and the
+//! checks a client makes of a reply to its request ([`exchange`]).
+
+pub mod crc;
+pub mod exchange;
+pub mod frame;
+pub mod payload;
+
+pub use exchange::{check_reply, ReplyError};
+pub use frame::{device_mac, Frame, FrameError, Receiver, HOST_MAC};
+pub use payload::{Reply, Request, Selector, Typed};

@@ -196,6 +196,14 @@ pub enum Refusal {
         /// It has.
         instances: u8,
     },
+    /// A device address outside the protocol's range.
+    #[error("address {address} is outside 1..={max}")]
+    Address {
+        /// Asked.
+        address: u8,
+        /// Highest on this protocol.
+        max: u8,
+    },
     /// Not reachable on Modbus (Standard Bus only, or not on the family).
     #[error("{name} is not on Modbus for this family")]
     NotOnModbus {

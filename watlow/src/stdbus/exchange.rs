@@ -60,6 +60,18 @@ pub enum ReplyError {
 }
 
 impl ReplyError {
+    /// A frame that answers another request or host: not ours to take.
+    pub fn stray(&self) -> bool {
+        matches!(
+            self,
+            Self::FrameType(_)
+                | Self::WrongSource { .. }
+                | Self::WrongDestination(_)
+                | Self::WrongService { .. }
+                | Self::WrongSelector { .. }
+        )
+    }
+
     /// The parameter is not on this device: cache it, ask no more.
     pub fn unsupported(&self) -> bool {
         matches!(self, Self::NoSuchObject | Self::NoSuchAttribute)

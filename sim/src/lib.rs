@@ -6,10 +6,13 @@
 //!
 //! The daemon in test mode serves the simulator's PVs from its own server
 //! and hands it the writes to them; `fws-sim` serves them alone.
+//!
+//! [`watlow`] simulates Watlow controllers on pseudo-terminals.
 
 mod config;
 mod ioc;
 mod model;
+pub mod watlow;
 
 pub use config::{BeamModel, Faults, SimConfig, SimConfigError};
 pub use ioc::SimIoc;

@@ -59,8 +59,11 @@ impl Frame {
         out.extend_from_slice(&PREAMBLE);
         out.extend_from_slice(&header);
         out.push(header_crc(&header));
-        out.extend_from_slice(&self.payload[..usize::from(len)]);
-        out.extend_from_slice(&data_crc(&self.payload[..usize::from(len)]).to_le_bytes());
+        if len > 0 {
+            let data = &self.payload[..usize::from(len)];
+            out.extend_from_slice(data);
+            out.extend_from_slice(&data_crc(data).to_le_bytes());
+        }
         out
     }
 }
@@ -169,16 +172,19 @@ impl Receiver {
             self.resync();
             return Some(Err(FrameError::TooLong { len }));
         }
-        let total = HEADER_LEN + len + 2;
+        // MS/TP: a frame without data (a token, a poll) has no data CRC.
+        let total = HEADER_LEN + if len > 0 { len + 2 } else { 0 };
         if self.buffer.len() < total {
             return None;
         }
         let payload = self.buffer[HEADER_LEN..HEADER_LEN + len].to_vec();
-        let got = u16::from_le_bytes([self.buffer[total - 2], self.buffer[total - 1]]);
-        let expected = data_crc(&payload);
-        if expected != got {
-            self.resync();
-            return Some(Err(FrameError::DataCrc { expected, got }));
+        if len > 0 {
+            let got = u16::from_le_bytes([self.buffer[total - 2], self.buffer[total - 1]]);
+            let expected = data_crc(&payload);
+            if expected != got {
+                self.resync();
+                return Some(Err(FrameError::DataCrc { expected, got }));
+            }
         }
         self.buffer.drain(..total);
         self.skipped = 0;
@@ -274,6 +280,20 @@ mod tests {
             rx.next_frame(),
             Some(Err(FrameError::TooLong { len: 513 }))
         ));
+    }
+
+    /// BACnet's own frames (a poll-for-master here) have no data and no
+    /// data CRC: the next frame's bytes are not taken for one.
+    #[test]
+    fn a_frame_without_data_has_no_data_crc() {
+        let poll = [0x55, 0xFF, 0x01, 0x10, 0x00, 0x00, 0x00, 0xF4];
+        let mut rx = Receiver::new();
+        rx.push(&poll);
+        rx.push(&read_pv());
+        let first = rx.next_frame().unwrap().unwrap();
+        assert_eq!((first.frame_type, first.payload.len()), (0x01, 0));
+        assert_eq!(first.encode(), poll);
+        assert_eq!(rx.next_frame().unwrap().unwrap().payload.len(), 6);
     }
 
     #[test]

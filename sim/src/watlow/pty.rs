@@ -1,0 +1,130 @@
+//! A simulated serial line on a pseudo-terminal: the simulator holds the
+//! master, a client opens the slave's path (or the stable link to it, which
+//! a re-created line points at anew). Both ends are raw: no echo, no line
+//! discipline, every byte as sent.
+
+use super::stdbus::StdBusLine;
+use rustix::fs::{Mode, OFlags};
+use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+use rustix::termios::{tcgetattr, tcsetattr, OptionalActions};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+
+/// One pseudo-terminal pair, raw.
+pub struct PtyLine {
+    master: AsyncFd<OwnedFd>,
+    /// Held open so the line stays up while no client has it open (the
+    /// master would read EIO otherwise), and to set it raw.
+    _slave: OwnedFd,
+    slave_path: PathBuf,
+    link: Option<PathBuf>,
+}
+
+fn raw(fd: impl AsFd) -> std::io::Result<()> {
+    let mut t = tcgetattr(&fd)?;
+    t.make_raw();
+    tcsetattr(&fd, OptionalActions::Now, &t)?;
+    Ok(())
+}
+
+impl PtyLine {
+    /// A new pair; `link`, when given, is (re)made a symbolic link to the
+    /// slave. Needs a tokio runtime (the master is polled by it).
+    pub fn open(link: Option<&Path>) -> std::io::Result<Self> {
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+        grantpt(&master)?;
+        unlockpt(&master)?;
+        let name = ptsname(&master, Vec::new())?;
+        let slave_path = PathBuf::from(name.to_string_lossy().into_owned());
+        let slave = rustix::fs::open(
+            &slave_path,
+            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+        )?;
+        raw(&slave)?;
+        raw(&master)?;
+        let flags = rustix::fs::fcntl_getfl(&master)?;
+        rustix::fs::fcntl_setfl(&master, flags | OFlags::NONBLOCK)?;
+        if let Some(link) = link {
+            match std::fs::remove_file(link) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            std::os::unix::fs::symlink(&slave_path, link)?;
+        }
+        // SAFETY: an OwnedFd's descriptor is valid, open and its own for as
+        // long as the AsyncFd that owns it lives.
+        let master = unsafe { AsyncFd::register(master) }.map_err(std::io::Error::from)?;
+        Ok(Self {
+            master,
+            _slave: slave,
+            slave_path,
+            link: link.map(Path::to_path_buf),
+        })
+    }
+
+    /// The slave's path (`/dev/pts/N`).
+    pub fn slave_path(&self) -> &Path {
+        &self.slave_path
+    }
+
+    /// The path a client should open: the link if there is one.
+    pub fn path(&self) -> &Path {
+        self.link.as_deref().unwrap_or(&self.slave_path)
+    }
+
+    /// Reads what the client sent (at least one byte).
+    pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let mut ready = self.master.readable().await?;
+            match ready.try_io(|fd| Ok(rustix::io::read(fd.get_ref(), &mut *buf)?)) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Sends all of `bytes` to the client.
+    pub async fn write_all(&self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            let mut ready = self.master.writable().await?;
+            match ready.try_io(|fd| Ok(rustix::io::write(fd.get_ref(), bytes)?)) {
+                Ok(result) => bytes = &bytes[result?..],
+                Err(_would_block) => continue,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Serves `line` on `pty` until the pty fails: frames in, replies out
+/// after the line's latency, the plants advanced by the time that passed.
+pub async fn serve_stdbus(line: Arc<Mutex<StdBusLine>>, pty: PtyLine) -> std::io::Result<()> {
+    let mut receiver = watlow::stdbus::Receiver::new();
+    let mut buf = [0u8; 512];
+    let mut last = tokio::time::Instant::now();
+    loop {
+        let n = pty.read(&mut buf).await?;
+        receiver.push(&buf[..n]);
+        while let Some(item) = receiver.next_frame() {
+            // A frame that is no frame gets silence, as on a real line.
+            let Ok(frame) = item else { continue };
+            let (reply, latency) = {
+                let mut line = line.lock().unwrap_or_else(|e| e.into_inner());
+                let now = tokio::time::Instant::now();
+                line.advance(now - last);
+                last = now;
+                (line.handle(&frame), line.faults.latency)
+            };
+            if let Some(reply) = reply {
+                if latency > Duration::ZERO {
+                    tokio::time::sleep(latency).await;
+                }
+                pty.write_all(&reply).await?;
+            }
+        }
+    }
+}

@@ -7,7 +7,7 @@
 #[path = "../../tests/support/loopback.rs"]
 mod loopback;
 
-use sim::watlow::{serve_stdbus, Controller, Plant, PtyLine, StdBusLine};
+use sim::watlow::{serve, Controller, Plant, PtyLine, StdBusLine};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use watlow::stdbus::Typed;
@@ -29,7 +29,7 @@ async fn pywatlow_reads_and_writes_our_simulated_controllers() {
     let line = Arc::new(Mutex::new(line));
     let pty = PtyLine::open(Some(&link)).unwrap();
     assert_eq!(std::fs::read_link(&link).unwrap(), pty.slave_path());
-    let server = tokio::spawn(serve_stdbus(Arc::clone(&line), pty));
+    let server = tokio::spawn(serve(Arc::clone(&line), pty));
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/watlow_pywatlow.py");
     let out = tokio::process::Command::new(loopback::python())

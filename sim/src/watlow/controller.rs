@@ -61,8 +61,8 @@ pub struct Controller {
     store: HashMap<(u8, u8, u8), Entry>,
     classes: Vec<u8>,
     plant: Plant,
-    /// The true process value (a reading adds noise).
-    pv: f64,
+    /// The true process value of each loop (a reading adds noise).
+    pv: Vec<f64>,
     /// The sensor is open: PV reads the open-sensor value, 4002 says 65.
     pub sensor_failed: bool,
 }
@@ -113,6 +113,10 @@ impl Controller {
                 }
             }
         }
+        let loops = PM
+            .iter()
+            .find(|p| p.id == 4001)
+            .map_or(1, |p| usize::from(p.instances));
         let mut classes: Vec<u8> = store.keys().map(|k| k.0).collect();
         classes.sort_unstable();
         classes.dedup();
@@ -120,27 +124,26 @@ impl Controller {
             store,
             classes,
             plant,
-            pv,
+            pv: vec![pv; loops],
             sensor_failed: false,
         }
     }
 
-    fn setpoint(&self, instance: u8) -> f64 {
-        match self.store.get(&(7, 1, instance)).map(|e| &e.value) {
-            Some(Typed::F32(sp)) => f64::from(*sp),
-            _ => self.pv,
+    /// Lets `dt` of plant time pass on every loop (the shell passes real
+    /// time; tests their own).
+    pub fn advance(&mut self, dt: Duration) {
+        for (i, pv) in self.pv.iter_mut().enumerate() {
+            let sp = match self.store.get(&(7, 1, i as u8 + 1)).map(|e| &e.value) {
+                Some(Typed::F32(sp)) => f64::from(*sp),
+                _ => *pv,
+            };
+            *pv = self.plant.relax(*pv, sp, dt);
         }
     }
 
-    /// Lets `dt` of plant time pass (the shell passes real time; tests
-    /// their own).
-    pub fn advance(&mut self, dt: Duration) {
-        self.pv = self.plant.relax(self.pv, self.setpoint(1), dt);
-    }
-
-    /// The true process value now.
+    /// The true process value of loop 1 now.
     pub fn process_value(&self) -> f64 {
-        self.pv
+        self.pv[0]
     }
 
     /// A parameter's stored value (the process value is the plant's).
@@ -190,7 +193,10 @@ impl Controller {
     fn read(&mut self, sel: Selector) -> Typed {
         match (sel.class, sel.member) {
             (4, 1) if self.sensor_failed => Typed::F32(f32::from_bits(OPEN_SENSOR_PV)),
-            (4, 1) => Typed::F32(self.plant.noisy(self.pv) as f32),
+            (4, 1) => {
+                let pv = self.pv.get(usize::from(sel.instance) - 1).copied();
+                Typed::F32(self.plant.noisy(pv.unwrap_or(0.0)) as f32)
+            }
             (4, 2) if self.sensor_failed => Typed::enumeration(INPUT_OPEN),
             _ => self
                 .store
@@ -219,6 +225,12 @@ mod tests {
         assert!((c.process_value() - expected).abs() < 1e-9);
         c.advance(Duration::from_secs(1000));
         assert!((c.process_value() - 30.0).abs() < 1e-9);
+        // Loop 2 follows its own setpoint (75, untouched).
+        let pv2 = Request::Read(Selector::of(4001, 2).unwrap());
+        let Reply::Read(_, Typed::F32(v)) = c.answer(&pv2) else {
+            panic!("loop 2")
+        };
+        assert!((f64::from(v) - 75.0).abs() < 1e-3, "{v}");
     }
 
     #[test]

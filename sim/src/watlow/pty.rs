@@ -3,6 +3,7 @@
 //! a re-created line points at anew). Both ends are raw: no echo, no line
 //! discipline, every byte as sent.
 
+use super::modbus::ModbusLine;
 use super::stdbus::StdBusLine;
 use rustix::fs::{Mode, OFlags};
 use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
@@ -100,31 +101,56 @@ impl PtyLine {
     }
 }
 
-/// Serves `line` on `pty` until the pty fails: frames in, replies out
-/// after the line's latency, the plants advanced by the time that passed.
-pub async fn serve_stdbus(line: Arc<Mutex<StdBusLine>>, pty: PtyLine) -> std::io::Result<()> {
-    let mut receiver = watlow::stdbus::Receiver::new();
+/// A simulated line: bytes from the client in, replies out.
+pub trait Line: Send {
+    /// Takes bytes the client sent, `elapsed` after the last call; returns
+    /// the replies they complete.
+    fn take(&mut self, bytes: &[u8], elapsed: Duration) -> Vec<Vec<u8>>;
+    /// Waited before each reply.
+    fn latency(&self) -> Duration;
+}
+
+impl Line for StdBusLine {
+    fn take(&mut self, bytes: &[u8], elapsed: Duration) -> Vec<Vec<u8>> {
+        self.advance(elapsed);
+        self.receive(bytes)
+    }
+
+    fn latency(&self) -> Duration {
+        self.faults.latency
+    }
+}
+
+impl Line for ModbusLine {
+    fn take(&mut self, bytes: &[u8], elapsed: Duration) -> Vec<Vec<u8>> {
+        self.advance(elapsed);
+        self.push(bytes)
+    }
+
+    fn latency(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// Serves `line` on `pty` until the pty fails: bytes in, replies out after
+/// the line's latency, the plants advanced by the time that passed.
+pub async fn serve<L: Line>(line: Arc<Mutex<L>>, pty: PtyLine) -> std::io::Result<()> {
     let mut buf = [0u8; 512];
     let mut last = tokio::time::Instant::now();
     loop {
         let n = pty.read(&mut buf).await?;
-        receiver.push(&buf[..n]);
-        while let Some(item) = receiver.next_frame() {
-            // A frame that is no frame gets silence, as on a real line.
-            let Ok(frame) = item else { continue };
-            let (reply, latency) = {
-                let mut line = line.lock().unwrap_or_else(|e| e.into_inner());
-                let now = tokio::time::Instant::now();
-                line.advance(now - last);
-                last = now;
-                (line.handle(&frame), line.faults.latency)
-            };
-            if let Some(reply) = reply {
-                if latency > Duration::ZERO {
-                    tokio::time::sleep(latency).await;
-                }
-                pty.write_all(&reply).await?;
+        let (replies, latency) = {
+            let mut line = line.lock().unwrap_or_else(|e| e.into_inner());
+            let now = tokio::time::Instant::now();
+            let replies = line.take(&buf[..n], now - last);
+            last = now;
+            (replies, line.latency())
+        };
+        for reply in replies {
+            if latency > Duration::ZERO {
+                tokio::time::sleep(latency).await;
             }
+            pty.write_all(&reply).await?;
         }
     }
 }

@@ -6,7 +6,7 @@ use super::controller::Controller;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use watlow::stdbus::frame::FT_REQUEST;
-use watlow::stdbus::{device_mac, Frame, Request};
+use watlow::stdbus::{device_mac, Frame, Receiver, Request};
 
 /// What the line does wrong, on purpose.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +27,7 @@ pub struct LineFaults {
 #[derive(Default)]
 pub struct StdBusLine {
     controllers: BTreeMap<u8, Controller>,
+    receiver: Receiver,
     /// Faults applied to every reply.
     pub faults: LineFaults,
 }
@@ -56,6 +57,19 @@ impl StdBusLine {
         for c in self.controllers.values_mut() {
             c.advance(dt);
         }
+    }
+
+    /// Takes bytes from the line; returns the replies the frames they
+    /// complete get (a frame that is no frame gets silence, as on a line).
+    pub fn receive(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        self.receiver.push(bytes);
+        let mut replies = Vec::new();
+        while let Some(item) = self.receiver.next_frame() {
+            if let Some(reply) = item.ok().and_then(|frame| self.handle(&frame)) {
+                replies.push(reply);
+            }
+        }
+        replies
     }
 
     /// The bytes answering `frame`, faults applied; `None` for silence.

@@ -6,9 +6,11 @@
 //! `shared/specs/watlow_controllers.md` section 2.5 is a golden test
 //! (`tests/stdbus_golden.rs`). [`registry`] is the parameter table, data
 //! compiled in from `registry/*.csv`. [`modbus`] reads and writes those
-//! parameters over Modbus RTU through tokio-modbus.
+//! parameters over Modbus RTU through tokio-modbus; [`port`] opens the
+//! serial port either client runs on.
 
 pub mod modbus;
+pub mod port;
 pub mod registry;
 pub mod stdbus;
 mod value;

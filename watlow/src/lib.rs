@@ -7,10 +7,12 @@
 //! (`tests/stdbus_golden.rs`). [`registry`] is the parameter table, data
 //! compiled in from `registry/*.csv`. [`modbus`] reads and writes those
 //! parameters over Modbus RTU through tokio-modbus; [`port`] opens the
-//! serial port either client runs on.
+//! serial port either client runs on. [`recorder`] polls at an absolute
+//! cadence into a bounded queue.
 
 pub mod modbus;
 pub mod port;
+pub mod recorder;
 pub mod registry;
 pub mod stdbus;
 mod value;

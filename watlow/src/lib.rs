@@ -8,8 +8,10 @@
 //! compiled in from `registry/*.csv`. [`modbus`] reads and writes those
 //! parameters over Modbus RTU through tokio-modbus; [`port`] opens the
 //! serial port either client runs on. [`recorder`] polls at an absolute
-//! cadence into a bounded queue.
+//! cadence into a bounded queue; [`manager`] runs one task per port and
+//! is the recorder's source.
 
+pub mod manager;
 pub mod modbus;
 pub mod port;
 pub mod recorder;

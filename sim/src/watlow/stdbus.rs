@@ -30,6 +30,8 @@ pub struct StdBusLine {
     receiver: Receiver,
     /// Faults applied to every reply.
     pub faults: LineFaults,
+    /// Write requests answered (a test's count of EEPROM writes).
+    pub writes: u64,
 }
 
 impl StdBusLine {
@@ -81,6 +83,9 @@ impl StdBusLine {
         device_mac(address)?;
         let controller = self.controllers.get_mut(&address)?;
         let request = Request::decode(&frame.payload).ok()?;
+        if matches!(request, Request::Write(..)) {
+            self.writes += 1;
+        }
         let reply = controller.answer(&request);
         let src = if self.faults.wrong_source {
             frame.dst ^ 0x01

@@ -9,6 +9,7 @@ use crate::value::Value;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_modbus::client::{Context, Reader, Writer};
+use tokio_modbus::slave::SlaveContext;
 use tokio_modbus::{ExceptionCode, Slave};
 
 /// Why a Modbus exchange failed.
@@ -108,6 +109,13 @@ impl ModbusClient {
     /// The word order in use.
     pub fn word_order(&self) -> WordOrder {
         self.order
+    }
+
+    /// Talks to another controller on the same line from now on.
+    pub fn select(&mut self, address: u8, family: Family, order: WordOrder) {
+        self.ctx.set_slave(Slave(address));
+        self.family = family;
+        self.order = order;
     }
 
     /// Settles the word order: the configured one, or for `Auto` what the

@@ -9,13 +9,15 @@
 //! parameters over Modbus RTU through tokio-modbus; [`port`] opens the
 //! serial port either client runs on. [`recorder`] polls at an absolute
 //! cadence into a bounded queue; [`manager`] runs one task per port and
-//! is the recorder's source.
+//! is the recorder's source; [`sinks`] write what it records (CSV, JSON
+//! lines, SQLite, HDF5).
 
 pub mod manager;
 pub mod modbus;
 pub mod port;
 pub mod recorder;
 pub mod registry;
+pub mod sinks;
 pub mod stdbus;
 mod value;
 

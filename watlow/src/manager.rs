@@ -136,6 +136,8 @@ struct PortActor {
     /// Last value read of (device, parameter id, instance): a write of the
     /// same value is skipped (EEPROM wear).
     last: HashMap<(String, u32, u8), f64>,
+    /// Why the port is closed, for the jobs that find it so.
+    closed_because: String,
 }
 
 fn now_ns() -> i64 {
@@ -147,8 +149,13 @@ fn now_ns() -> i64 {
 impl PortActor {
     async fn connect(&mut self) -> Result<(), SourceError> {
         self.client = None;
-        let port = open(&self.config.path, self.config.settings)
-            .map_err(|e| SourceError::Connection(format!("{}: {e}", self.config.path.display())))?;
+        let port = match open(&self.config.path, self.config.settings) {
+            Ok(port) => port,
+            Err(e) => {
+                self.closed_because = format!("{}: {e}", self.config.path.display());
+                return Err(SourceError::Connection(self.closed_because.clone()));
+            }
+        };
         self.client = Some(match self.config.settings.protocol {
             Protocol::StdBus => Client::StdBus(StdBusClient::new(port, self.config.timeout)),
             Protocol::ModbusRtu => {
@@ -211,16 +218,17 @@ impl PortActor {
                         continue;
                     }
                     let requested_at = now_ns();
+                    let mono_before = mono_now_ns();
                     let began = tokio::time::Instant::now();
                     let result = self.exchange(&device, spec, instance, None).await;
                     let latency = began.elapsed();
+                    let mono_after = mono_now_ns();
                     let received_at = now_ns();
                     match result {
                         Ok(value) => {
                             if let Some(v) = value.as_f64() {
                                 self.last.insert(key, v);
                             }
-                            let mid_mono = began + latency / 2;
                             samples.push(Sample {
                                 device: device.name.clone(),
                                 address: device.address,
@@ -230,7 +238,7 @@ impl PortActor {
                                 instance,
                                 value,
                                 unit: None,
-                                t_mono_ns: mono_ns(mid_mono),
+                                t_mono_ns: mono_before + (mono_after - mono_before) / 2,
                                 t_utc_ns: requested_at + (received_at - requested_at) / 2,
                                 requested_at_ns: requested_at,
                                 received_at_ns: received_at,
@@ -240,6 +248,7 @@ impl PortActor {
                         }
                         Err(Failure::Connection(m)) => {
                             self.client = None;
+                            self.closed_because = m.clone();
                             return Err(SourceError::Connection(m));
                         }
                         Err(Failure::Unsupported) => {
@@ -308,7 +317,7 @@ impl PortActor {
 
     async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         if let Err(e) = self.connect().await {
-            tracing::warn!("{e}");
+            tracing::debug!("{e}");
         }
         while let Some(job) = jobs.recv().await {
             match job {
@@ -318,10 +327,7 @@ impl PortActor {
                     reply,
                 } => {
                     let result = if self.client.is_none() {
-                        Err(SourceError::Connection(format!(
-                            "{}: not open",
-                            self.config.path.display()
-                        )))
+                        Err(SourceError::Connection(self.closed_because.clone()))
                     } else {
                         self.poll(&parameters, &instances).await
                     };
@@ -348,17 +354,17 @@ impl PortActor {
     }
 }
 
-/// Monotonic nanoseconds of `at` on the process' clock.
-fn mono_ns(at: tokio::time::Instant) -> u64 {
-    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let origin = *ORIGIN.get_or_init(std::time::Instant::now);
-    at.into_std().saturating_duration_since(origin).as_nanos() as u64
+/// CLOCK_MONOTONIC now, in ns (the clock other processes can join on).
+fn mono_now_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64
 }
 
 /// The ports' actors, by path, and where each device is.
 pub struct Manager {
     ports: BTreeMap<PathBuf, mpsc::Sender<Job>>,
     device_port: HashMap<String, PathBuf>,
+    actors: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Manager {
@@ -368,6 +374,7 @@ impl Manager {
         let mut manager = Self {
             ports: BTreeMap::new(),
             device_port: HashMap::new(),
+            actors: Vec::new(),
         };
         for port in ports {
             for d in &port.devices {
@@ -400,11 +407,20 @@ impl Manager {
                 orders: HashMap::new(),
                 unsupported: HashSet::new(),
                 last: HashMap::new(),
+                closed_because: "not opened yet".into(),
             };
-            tokio::spawn(actor.run(rx));
+            manager.actors.push(tokio::spawn(actor.run(rx)));
             manager.ports.insert(port.path, tx);
         }
         Ok(manager)
+    }
+
+    /// Ends every port's task and waits until each has closed its port.
+    pub async fn close(mut self) {
+        self.ports.clear();
+        for actor in self.actors.drain(..) {
+            let _ = actor.await;
+        }
     }
 
     /// Writes `value` to `device`'s `parameter`: between poll batches,

@@ -102,14 +102,30 @@ pub struct Recording {
     pub summary: Arc<Mutex<AcquisitionSummary>>,
     /// The cadence asked for.
     pub rate_hz: f64,
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: Stopper,
     task: tokio::task::JoinHandle<Result<(), SourceError>>,
+}
+
+/// Ends a recording from elsewhere (a signal handler).
+#[derive(Clone)]
+pub struct Stopper(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Stopper {
+    /// Asks the recorder to end after the tick under way.
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
 }
 
 impl Recording {
     /// Asks the recorder to end after the tick under way.
     pub fn stop(&self) {
-        let _ = self.stop.send(true);
+        self.stop.stop();
+    }
+
+    /// A handle that can stop the recording while its stream is drained.
+    pub fn stopper(&self) -> Stopper {
+        self.stop.clone()
     }
 
     /// Waits for the end: the summary final, or the connection error that
@@ -243,7 +259,7 @@ pub fn record(
         stream: rx,
         summary,
         rate_hz: options.rate_hz,
-        stop,
+        stop: Stopper(Arc::new(stop)),
         task,
     })
 }

@@ -161,3 +161,33 @@ async fn two_ports_recorded_a_write_between_batches_and_a_hang_up_survived() {
     std_server.abort();
     mb_server.abort();
 }
+
+/// An open sensor: the PM reads about 2531.8 and says so in 4002; the
+/// sample carries no value, not that number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sensor_reads_as_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("stdbus1");
+    let mut line = StdBusLine::new();
+    line.add(1, pm(1, 20.0));
+    let line = Arc::new(Mutex::new(line));
+    let server = tokio::spawn(serve(
+        Arc::clone(&line),
+        PtyLine::open(Some(&link)).unwrap(),
+    ));
+    let mut manager = Manager::start(vec![PortConfig {
+        path: link,
+        settings: PortSettings::stdbus(),
+        timeout: Duration::from_millis(300),
+        devices: vec![device("oven", 1)],
+    }])
+    .unwrap();
+    use watlow::recorder::PollSource;
+    let pv = find("pv").unwrap();
+    let ok = manager.poll_many(&[pv], &[1]).await.unwrap();
+    assert!((ok[0].value.as_f64().unwrap() - 20.0).abs() < 0.01);
+    line.lock().unwrap().controller(1).unwrap().sensor_failed = true;
+    let failed = manager.poll_many(&[pv], &[1]).await.unwrap();
+    assert_eq!(failed[0].value, Value::Unavailable);
+    server.abort();
+}

@@ -140,6 +140,12 @@ struct PortActor {
     closed_because: String,
 }
 
+/// Analog Input Value (4001).
+const PROCESS_VALUE: u32 = 4001;
+/// Input Error (4002) and its "none" code.
+const INPUT_ERROR: u32 = 4002;
+const INPUT_OK: i64 = 61;
+
 fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -204,6 +210,37 @@ impl PortActor {
         }
     }
 
+    /// The process value as read, or `Unavailable` when the device's Input
+    /// Error (4002) says the sensor failed (open, shorted, ...: anything
+    /// but 61): a failed sensor reads about 2531.8, not a temperature.
+    async fn sensor_checked(
+        &mut self,
+        device: &DeviceConfig,
+        instance: u8,
+        value: Value,
+    ) -> Result<Value, Failure> {
+        let key = (device.name.clone(), INPUT_ERROR, instance);
+        let Ok(spec) = crate::registry::find("input_error") else {
+            return Ok(value);
+        };
+        if self.unsupported.contains(&key) {
+            return Ok(value);
+        }
+        match self.exchange(device, spec, instance, None).await {
+            Ok(Value::I64(INPUT_OK)) => Ok(value),
+            Ok(Value::I64(code)) => {
+                tracing::warn!("{}: sensor failed (input error {code})", device.name);
+                Ok(Value::Unavailable)
+            }
+            Ok(_) => Ok(value),
+            Err(Failure::Unsupported) => {
+                self.unsupported.insert(key);
+                Ok(value)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     async fn poll(
         &mut self,
         parameters: &[&'static ParamSpec],
@@ -224,6 +261,12 @@ impl PortActor {
                     let latency = began.elapsed();
                     let mono_after = mono_now_ns();
                     let received_at = now_ns();
+                    let result = match result {
+                        Ok(value) if spec.id == PROCESS_VALUE => {
+                            self.sensor_checked(&device, instance, value).await
+                        }
+                        other => other,
+                    };
                     match result {
                         Ok(value) => {
                             if let Some(v) = value.as_f64() {

@@ -10,6 +10,6 @@ pub mod pty;
 pub mod stdbus;
 
 pub use controller::{Controller, Plant};
-pub use modbus::{ModbusDevice, ModbusLine};
-pub use pty::{serve, Line, PtyLine};
+pub use modbus::{ModbusDevice, ModbusFaults, ModbusLine};
+pub use pty::{serve, Line, PtyLine, Served};
 pub use stdbus::{LineFaults, StdBusLine};

@@ -46,11 +46,26 @@ impl ModbusDevice {
     }
 }
 
+/// What a Modbus line does wrong, on purpose.
+#[derive(Debug, Clone, Default)]
+pub struct ModbusFaults {
+    /// Every request answered with this exception code instead.
+    pub exception: Option<u8>,
+    /// No reply at all.
+    pub silent: bool,
+    /// The reply's CRC flipped.
+    pub bad_crc: bool,
+    /// Waited before each reply.
+    pub latency: std::time::Duration,
+}
+
 /// Several PMs on one Modbus line.
 pub struct ModbusLine {
     devices: BTreeMap<u8, ModbusDevice>,
     map: HashMap<u16, Slot>,
     buffer: Vec<u8>,
+    /// Faults applied to every reply.
+    pub faults: ModbusFaults,
 }
 
 impl Default for ModbusLine {
@@ -91,6 +106,7 @@ impl ModbusLine {
             devices: BTreeMap::new(),
             map,
             buffer: Vec::new(),
+            faults: ModbusFaults::default(),
         }
     }
 
@@ -128,7 +144,23 @@ impl ModbusLine {
                 self.buffer.clear();
                 break;
             }
-            if let Some(reply) = self.answer(body) {
+            if self.faults.silent {
+                continue;
+            }
+            let reply = match (self.faults.exception, body) {
+                (Some(code), [slave, fc, ..])
+                    if *slave != 0 && self.devices.contains_key(slave) =>
+                {
+                    Some(reply_frame(vec![*slave, fc | 0x80, code]))
+                }
+                _ => self.answer(body),
+            };
+            if let Some(mut reply) = reply {
+                if self.faults.bad_crc {
+                    if let Some(last) = reply.last_mut() {
+                        *last ^= 0xFF;
+                    }
+                }
                 replies.push(reply);
             }
         }

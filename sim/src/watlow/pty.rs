@@ -108,6 +108,10 @@ pub trait Line: Send {
     fn take(&mut self, bytes: &[u8], elapsed: Duration) -> Vec<Vec<u8>>;
     /// Waited before each reply.
     fn latency(&self) -> Duration;
+    /// Replies sent in pieces of this many bytes, this far apart.
+    fn fragment(&self) -> Option<(usize, Duration)> {
+        None
+    }
 }
 
 impl Line for StdBusLine {
@@ -119,6 +123,10 @@ impl Line for StdBusLine {
     fn latency(&self) -> Duration {
         self.faults.latency
     }
+
+    fn fragment(&self) -> Option<(usize, Duration)> {
+        self.faults.fragment
+    }
 }
 
 impl Line for ModbusLine {
@@ -128,7 +136,7 @@ impl Line for ModbusLine {
     }
 
     fn latency(&self) -> Duration {
-        Duration::ZERO
+        self.faults.latency
     }
 }
 
@@ -139,18 +147,69 @@ pub async fn serve<L: Line>(line: Arc<Mutex<L>>, pty: PtyLine) -> std::io::Resul
     let mut last = tokio::time::Instant::now();
     loop {
         let n = pty.read(&mut buf).await?;
-        let (replies, latency) = {
+        let (replies, latency, fragment) = {
             let mut line = line.lock().unwrap_or_else(|e| e.into_inner());
             let now = tokio::time::Instant::now();
             let replies = line.take(&buf[..n], now - last);
             last = now;
-            (replies, line.latency())
+            (replies, line.latency(), line.fragment())
         };
         for reply in replies {
             if latency > Duration::ZERO {
                 tokio::time::sleep(latency).await;
             }
-            pty.write_all(&reply).await?;
+            match fragment {
+                Some((size, gap)) => {
+                    for piece in reply.chunks(size.max(1)) {
+                        pty.write_all(piece).await?;
+                        tokio::time::sleep(gap).await;
+                    }
+                }
+                None => pty.write_all(&reply).await?,
+            }
         }
+    }
+}
+
+/// A line served on a pty behind a stable link, that can hang up: the pty
+/// closed (a client sees EIO, the node goes) and made anew at the same
+/// link after a while, as an unplugged adapter that comes back.
+pub struct Served<L: Line + 'static> {
+    line: Arc<Mutex<L>>,
+    link: PathBuf,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl<L: Line + 'static> Served<L> {
+    /// Serves `line` behind `link`.
+    pub fn start(line: Arc<Mutex<L>>, link: &Path) -> std::io::Result<Self> {
+        let pty = PtyLine::open(Some(link))?;
+        let task = tokio::spawn(serve(Arc::clone(&line), pty));
+        Ok(Self {
+            line,
+            link: link.to_path_buf(),
+            task,
+        })
+    }
+
+    /// The line (to change its faults or devices).
+    pub fn line(&self) -> &Arc<Mutex<L>> {
+        &self.line
+    }
+
+    /// Hangs up for `down`, then serves again at the same link.
+    pub async fn hang_up(&mut self, down: Duration) -> std::io::Result<()> {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+        tokio::time::sleep(down).await;
+        let pty = PtyLine::open(Some(&self.link))?;
+        self.task = tokio::spawn(serve(Arc::clone(&self.line), pty));
+        Ok(())
+    }
+}
+
+impl<L: Line + 'static> Drop for Served<L> {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

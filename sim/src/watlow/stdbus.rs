@@ -21,6 +21,10 @@ pub struct LineFaults {
     pub bad_data_crc: bool,
     /// The reply claims another source MAC.
     pub wrong_source: bool,
+    /// Replies sent in pieces of this many bytes, this far apart.
+    pub fragment: Option<(usize, Duration)>,
+    /// Only this many bytes of each reply are sent (then the line stalls).
+    pub truncate: Option<usize>,
 }
 
 /// Several controllers on one line, by address.
@@ -106,6 +110,9 @@ impl StdBusLine {
             }
         }
         bytes.extend(encoded);
+        if let Some(n) = self.faults.truncate {
+            bytes.truncate(n);
+        }
         Some(bytes)
     }
 }

@@ -138,6 +138,9 @@ struct PortActor {
     last: HashMap<(String, u32, u8), f64>,
     /// Why the port is closed, for the jobs that find it so.
     closed_because: String,
+    /// When each (device, instance)'s Input Error was last read, and
+    /// whether the sensor was failed then.
+    sensor: HashMap<(String, u8), (tokio::time::Instant, bool)>,
 }
 
 /// Analog Input Value (4001).
@@ -145,6 +148,10 @@ const PROCESS_VALUE: u32 = 4001;
 /// Input Error (4002) and its "none" code.
 const INPUT_ERROR: u32 = 4002;
 const INPUT_OK: i64 = 61;
+/// What an open sensor reads (`45 1E 3C D4`, about 2531.8).
+const OPEN_SENSOR_PV: u32 = 0x451E_3CD4;
+/// How often a device's Input Error is read at most.
+pub const SENSOR_CHECK: Duration = Duration::from_secs(1);
 
 fn now_ns() -> i64 {
     SystemTime::now()
@@ -213,6 +220,9 @@ impl PortActor {
     /// The process value as read, or `Unavailable` when the device's Input
     /// Error (4002) says the sensor failed (open, shorted, ...: anything
     /// but 61): a failed sensor reads about 2531.8, not a temperature.
+    /// 4002 is read at most once every [`SENSOR_CHECK`] per device (a
+    /// second exchange for every reading would halve the rate a line
+    /// sustains), and at once when the reading is the open-sensor value.
     async fn sensor_checked(
         &mut self,
         device: &DeviceConfig,
@@ -226,19 +236,29 @@ impl PortActor {
         if self.unsupported.contains(&key) {
             return Ok(value);
         }
-        match self.exchange(device, spec, instance, None).await {
-            Ok(Value::I64(INPUT_OK)) => Ok(value),
-            Ok(Value::I64(code)) => {
-                tracing::warn!("{}: sensor failed (input error {code})", device.name);
-                Ok(Value::Unavailable)
-            }
-            Ok(_) => Ok(value),
-            Err(Failure::Unsupported) => {
-                self.unsupported.insert(key);
-                Ok(value)
-            }
-            Err(other) => Err(other),
-        }
+        let now = tokio::time::Instant::now();
+        let sentinel = value.as_f64() == Some(f64::from(f32::from_bits(OPEN_SENSOR_PV)));
+        let status = (device.name.clone(), instance);
+        let failed = match self.sensor.get(&status) {
+            Some((at, failed)) if now - *at < SENSOR_CHECK && !sentinel => *failed,
+            _ => match self.exchange(device, spec, instance, None).await {
+                Ok(Value::I64(code)) => {
+                    let failed = code != INPUT_OK;
+                    if failed {
+                        tracing::warn!("{}: sensor failed (input error {code})", device.name);
+                    }
+                    self.sensor.insert(status, (now, failed));
+                    failed
+                }
+                Ok(_) => false,
+                Err(Failure::Unsupported) => {
+                    self.unsupported.insert(key);
+                    false
+                }
+                Err(other) => return Err(other),
+            },
+        };
+        Ok(if failed { Value::Unavailable } else { value })
     }
 
     async fn poll(
@@ -451,6 +471,7 @@ impl Manager {
                 unsupported: HashSet::new(),
                 last: HashMap::new(),
                 closed_because: "not opened yet".into(),
+                sensor: HashMap::new(),
             };
             manager.actors.push(tokio::spawn(actor.run(rx)));
             manager.ports.insert(port.path, tx);

@@ -183,6 +183,7 @@ pub fn record(
         let start = Instant::now();
         let target_of = |n: u64| start + Duration::from_nanos(n.saturating_mul(period_ns));
         let mut durations: Vec<f64> = Vec::new();
+        let mut drifts: Vec<f64> = Vec::new();
         let (mut n, mut backoff) = (0u64, 0usize);
         let mut result = Ok(());
         while total.is_none_or(|t| n < t) && !*stopped.borrow() {
@@ -207,6 +208,7 @@ pub fn record(
                     let ended = Instant::now();
                     durations.push((ended - began).as_secs_f64() * 1e3);
                     let drift = (ended - target).as_secs_f64() * 1e3;
+                    drifts.push(drift);
                     backoff = 0;
                     let Some(dropped) = tx.send(batch).await else {
                         break; // The consumer is gone.
@@ -248,9 +250,11 @@ pub fn record(
             n += 1;
         }
         let (p50, p99) = (percentile(&durations, 0.5), percentile(&durations, 0.99));
+        let drift_p99 = percentile(&drifts, 0.99);
         update(&mut |s| {
             s.tick_duration_ms_p50 = p50;
             s.tick_duration_ms_p99 = p99;
+            s.drift_ms_p99 = drift_p99;
             s.finished_at = Some(SystemTime::now());
         });
         result

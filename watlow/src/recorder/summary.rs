@@ -16,6 +16,9 @@ pub struct AcquisitionSummary {
     pub samples_late: u64,
     /// Largest distance from a tick's target to the end of its poll.
     pub max_drift_ms: f64,
+    /// The 99th percentile of that distance (set at the end; ours, not
+    /// watlowlib's).
+    pub drift_ms_p99: f64,
     /// Median tick duration (set at the end).
     pub tick_duration_ms_p50: f64,
     /// 99th percentile tick duration (set at the end).

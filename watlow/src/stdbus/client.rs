@@ -10,6 +10,7 @@ use super::frame::{device_mac, Frame, FrameError, Receiver};
 use super::payload::{Request, Typed};
 use crate::registry::{DataType, ParamSpec, Refusal};
 use crate::value::Value;
+use futures::FutureExt;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -149,9 +150,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> StdBusClient<T> {
     async fn drop_stale_input(&mut self) -> Result<(), StdBusError> {
         self.receiver.clear();
         let mut buf = [0u8; 256];
-        // A timeout polls its future once before its deadline: this reads
-        // what is there now and never waits.
-        while let Ok(read) = tokio::time::timeout(Duration::ZERO, self.io.read(&mut buf)).await {
+        // Polled once: what is there now, never a wait (a zero timeout
+        // would wait for the timer's next millisecond tick).
+        while let Some(read) = self.io.read(&mut buf).now_or_never() {
             match read.map_err(transport)? {
                 0 => return Err(StdBusError::Transport("the port closed".into())),
                 _ => continue,

@@ -10,6 +10,9 @@
 //! With `--serve LINK N` this binary is the simulator child.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/support/peer.rs"]
+mod peer;
+
 use sim::watlow::{Controller, Plant, Served, StdBusLine};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -147,13 +150,7 @@ fn ours(links: &[PathBuf], n: usize, rate: f64, seconds: f64) -> Figures {
 }
 
 fn watlowlib(links: &[PathBuf], n: usize, rate: f64, seconds: f64) -> Option<Figures> {
-    let venv = std::env::var_os("FWS_WATLOWLIB_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap())
-                .join(".cache/fws-daemon/venv-watlowlib")
-        });
-    let python = venv.join("bin/python");
+    let python = peer::watlowlib_python();
     if !python.exists() {
         eprintln!(
             "{} is missing (scripts/setup-python.sh): watlowlib not measured",

@@ -6,6 +6,8 @@
 
 #[path = "../../tests/support/loopback.rs"]
 mod loopback;
+#[path = "support/peer.rs"]
+mod peer;
 
 use sim::watlow::{serve, Controller, ModbusDevice, ModbusLine, Plant, PtyLine};
 use std::sync::{Arc, Mutex};
@@ -27,19 +29,7 @@ async fn pymodbus_reads_and_writes_our_simulated_pm() {
     ));
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/watlow_pymodbus.py");
-    let out = tokio::process::Command::new(loopback::python())
-        .arg(script)
-        .arg(&link)
-        .output()
-        .await
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_str(said.trim()).unwrap();
+    let got = peer::run_json(&loopback::python(), script, &[link.as_os_str()]).await;
     assert_eq!(got["word_order"], 1331, "{got}");
     assert_eq!(got["pv"], 75.0);
     assert_eq!(got["sp"], 75.0);

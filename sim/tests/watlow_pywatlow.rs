@@ -6,6 +6,8 @@
 
 #[path = "../../tests/support/loopback.rs"]
 mod loopback;
+#[path = "support/peer.rs"]
+mod peer;
 
 use sim::watlow::{serve, Controller, Plant, PtyLine, StdBusLine};
 use std::sync::{Arc, Mutex};
@@ -32,19 +34,7 @@ async fn pywatlow_reads_and_writes_our_simulated_controllers() {
     let server = tokio::spawn(serve(Arc::clone(&line), pty));
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/watlow_pywatlow.py");
-    let out = tokio::process::Command::new(loopback::python())
-        .arg(script)
-        .arg(&link)
-        .output()
-        .await
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_str(said.trim()).unwrap();
+    let got = peer::run_json(&loopback::python(), script, &[link.as_os_str()]).await;
     // PV 1 relaxed at once to the setpoint (tau 0): 75 until the write.
     assert_eq!(got["pv"], 75.0, "{got}");
     assert_eq!(got["sp"], 75.0);

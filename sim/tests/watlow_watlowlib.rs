@@ -5,21 +5,17 @@
 //! simulated Modbus PM is set so.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/peer.rs"]
+mod peer;
+
 use sim::watlow::{serve, Controller, ModbusDevice, ModbusLine, Plant, PtyLine, StdBusLine};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use watlow::modbus::WordOrder;
 
-/// The venv scripts/setup-python.sh makes from pyenv's Python 3.13.
 fn python() -> PathBuf {
-    let venv = std::env::var_os("FWS_WATLOWLIB_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap())
-                .join(".cache/fws-daemon/venv-watlowlib")
-        });
-    let python = venv.join("bin/python");
+    let python = peer::watlowlib_python();
     assert!(
         python.exists(),
         "{} is missing: run scripts/setup-python.sh (watlowlib needs Python >= 3.13, \
@@ -50,20 +46,12 @@ async fn watlowlib_reads_writes_and_records_our_simulated_pms() {
         PtyLine::open(Some(&mb_link)).unwrap(),
     ));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/watlow_watlowlib.py");
-    let out = tokio::process::Command::new(python())
-        .arg(script)
-        .arg(&std_link)
-        .arg(&mb_link)
-        .output()
-        .await
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_str(said.trim()).unwrap();
+    let got = peer::run_json(
+        &python(),
+        script,
+        &[std_link.as_os_str(), mb_link.as_os_str()],
+    )
+    .await;
     eprintln!("watlowlib: {got}");
     for (protocol, pv) in [("stdbus", 68.0), ("modbus", 66.0)] {
         let r = &got[protocol];

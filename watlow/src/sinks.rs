@@ -102,22 +102,47 @@ fn cells(s: &Sample) -> [serde_json::Value; 13] {
     ]
 }
 
-/// Comma-separated values with a header row.
-pub struct CsvSink {
+/// A text file written line by line: what CSV and JSON lines share.
+struct LineFile {
     path: PathBuf,
     out: std::io::BufWriter<std::fs::File>,
 }
 
+impl LineFile {
+    fn create(path: &Path) -> Result<Self, SinkError> {
+        let file = std::fs::File::create(path).map_err(|e| fail(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            out: std::io::BufWriter::new(file),
+        })
+    }
+
+    /// Writes `lines` and flushes them to the file.
+    fn write(&mut self, lines: impl Iterator<Item = String>) -> Result<(), SinkError> {
+        for line in lines {
+            writeln!(self.out, "{line}").map_err(|e| fail(&self.path, e))?;
+        }
+        self.out.flush().map_err(|e| fail(&self.path, e))
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.out.flush().map_err(|e| fail(&self.path, e))?;
+        self.out
+            .get_ref()
+            .sync_all()
+            .map_err(|e| fail(&self.path, e))
+    }
+}
+
+/// Comma-separated values with a header row.
+pub struct CsvSink(LineFile);
+
 impl CsvSink {
     /// Creates (truncates) `path` and writes the header.
     pub fn create(path: &Path) -> Result<Self, SinkError> {
-        let file = std::fs::File::create(path).map_err(|e| fail(path, e))?;
-        let mut out = std::io::BufWriter::new(file);
-        writeln!(out, "{}", COLUMNS.join(",")).map_err(|e| fail(path, e))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            out,
-        })
+        let mut file = LineFile::create(path)?;
+        file.write(std::iter::once(COLUMNS.join(",")))?;
+        Ok(Self(file))
     }
 }
 
@@ -136,59 +161,41 @@ fn csv_cell(v: &serde_json::Value) -> String {
 
 impl SampleSink for CsvSink {
     fn write_batch(&mut self, rows: &[Sample]) -> Result<(), SinkError> {
-        for row in rows {
+        self.0.write(rows.iter().map(|row| {
             let line: Vec<String> = cells(row).iter().map(csv_cell).collect();
-            writeln!(self.out, "{}", line.join(",")).map_err(|e| fail(&self.path, e))?;
-        }
-        self.out.flush().map_err(|e| fail(&self.path, e))
+            line.join(",")
+        }))
     }
 
     fn close(&mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(|e| fail(&self.path, e))?;
-        self.out
-            .get_ref()
-            .sync_all()
-            .map_err(|e| fail(&self.path, e))
+        self.0.close()
     }
 }
 
 /// One JSON object per line.
-pub struct JsonlSink {
-    path: PathBuf,
-    out: std::io::BufWriter<std::fs::File>,
-}
+pub struct JsonlSink(LineFile);
 
 impl JsonlSink {
     /// Creates (truncates) `path`.
     pub fn create(path: &Path) -> Result<Self, SinkError> {
-        let file = std::fs::File::create(path).map_err(|e| fail(path, e))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            out: std::io::BufWriter::new(file),
-        })
+        LineFile::create(path).map(Self)
     }
 }
 
 impl SampleSink for JsonlSink {
     fn write_batch(&mut self, rows: &[Sample]) -> Result<(), SinkError> {
-        for row in rows {
+        self.0.write(rows.iter().map(|row| {
             let object: serde_json::Map<String, serde_json::Value> = COLUMNS
                 .iter()
                 .map(|c| (*c).to_string())
                 .zip(cells(row))
                 .collect();
-            writeln!(self.out, "{}", serde_json::Value::Object(object))
-                .map_err(|e| fail(&self.path, e))?;
-        }
-        self.out.flush().map_err(|e| fail(&self.path, e))
+            serde_json::Value::Object(object).to_string()
+        }))
     }
 
     fn close(&mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(|e| fail(&self.path, e))?;
-        self.out
-            .get_ref()
-            .sync_all()
-            .map_err(|e| fail(&self.path, e))
+        self.0.close()
     }
 }
 

@@ -230,7 +230,7 @@ impl PortActor {
         value: Value,
     ) -> Result<Value, Failure> {
         let key = (device.name.clone(), INPUT_ERROR, instance);
-        let Ok(spec) = crate::registry::find("input_error") else {
+        let Some(spec) = crate::registry::PM.iter().find(|p| p.id == INPUT_ERROR) else {
             return Ok(value);
         };
         if self.unsupported.contains(&key) {

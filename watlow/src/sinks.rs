@@ -286,7 +286,8 @@ const CHUNK: usize = 1024;
 pub struct Hdf5Sink {
     path: PathBuf,
     root: hdf5::Group,
-    _file: Option<hdf5::File>,
+    /// The file, when this sink made it (else someone else holds it).
+    file: Option<hdf5::File>,
 }
 
 impl Hdf5Sink {
@@ -297,7 +298,7 @@ impl Hdf5Sink {
         Ok(Self {
             path: path.to_path_buf(),
             root,
-            _file: Some(file),
+            file: Some(file),
         })
     }
 
@@ -306,7 +307,7 @@ impl Hdf5Sink {
         Self {
             path: path.to_path_buf(),
             root: group,
-            _file: None,
+            file: None,
         }
     }
 
@@ -386,14 +387,14 @@ impl SampleSink for Hdf5Sink {
         for rows in series.values() {
             self.append(rows).map_err(|e| fail(&self.path, e))?;
         }
-        if let Some(file) = &self._file {
+        if let Some(file) = &self.file {
             file.flush().map_err(|e| fail(&self.path, e))?;
         }
         Ok(())
     }
 
     fn close(&mut self) -> Result<(), SinkError> {
-        match &self._file {
+        match &self.file {
             Some(file) => file.flush().map_err(|e| fail(&self.path, e)),
             None => Ok(()),
         }

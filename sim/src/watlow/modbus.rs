@@ -168,7 +168,7 @@ impl ModbusLine {
     }
 
     /// The length of the frame at the buffer's start, when known yet.
-    fn frame_len(&mut self) -> Option<usize> {
+    fn frame_len(&self) -> Option<usize> {
         let fc = *self.buffer.get(1)?;
         match fc {
             0x03 | 0x06 => Some(8),
